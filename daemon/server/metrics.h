@@ -1,0 +1,36 @@
+// Metrics: a small Prometheus registry (counters and gauges with labels) rendered in the text
+// exposition format 0.0.4. Metric names and labels follow ESO's where ESO has one. Single-threaded.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace esd {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;  // order is kept as given
+
+class Metrics {
+ public:
+  enum class Type { kCounter, kGauge };
+  // Declares a family once (HELP/TYPE lines). Using an undeclared name declares it as a gauge.
+  void declare(std::string_view name, Type type, std::string_view help);
+  void inc(std::string_view name, const Labels& labels, double by = 1.0);
+  void set(std::string_view name, const Labels& labels, double value);
+  double get(std::string_view name, const Labels& labels) const;  // 0 when absent
+  // Removes every series of `name` whose labels include all of `subset` (an ES was deleted).
+  void remove(std::string_view name, const Labels& subset);
+  std::string render() const;
+
+ private:
+  struct Family {
+    Type type = Type::kGauge;
+    std::string help;
+    std::map<std::string, double> series;  // rendered label set -> value
+  };
+  std::map<std::string, Family, std::less<>> families_;
+};
+
+}  // namespace esd

@@ -1,0 +1,110 @@
+// The provider interface: how the controller asks a secret store for values. A Provider is a
+// stateless factory (one row in registry.cpp); a SecretClient is a store-level client that lives
+// across syncs (tokens, sessions and connections are reused) until its store changes.
+// Providers never include daemon/kube, daemon/controller or storage: they get a ProviderContext.
+// Callbacks: exactly once, on the loop thread, never from inside the call that started them.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/common/clock.h"
+#include "daemon/common/result.h"
+#include "daemon/common/sensitive.h"
+
+namespace esd {
+class HttpClient;
+class Deferrer;
+}  // namespace esd
+
+namespace esd::providers {
+
+enum class MetadataPolicy { kNone, kFetch };
+
+// One reference to a remote value (ESO's ExternalSecretDataRemoteRef, minus what the controller
+// applies itself: decodingStrategy, conversionStrategy, nullBytePolicy).
+struct RemoteRef {
+  std::string key;
+  std::string property;
+  std::string version;
+  MetadataPolicy metadata_policy = MetadataPolicy::kNone;
+  bool operator<(const RemoteRef& o) const;
+  bool operator==(const RemoteRef& o) const;
+};
+
+// ESO's ExternalSecretFind.
+struct FindRef {
+  std::string path;         // optional prefix
+  std::string name_regexp;  // RE2 (Go syntax); empty = any
+  std::map<std::string, std::string> tags;
+};
+
+// A value and, where the provider knows it, its version (recorded in the state store).
+struct Fetched {
+  Sensitive value;
+  std::string version;
+};
+
+using GetDone = std::function<void(std::vector<Result<Fetched>>)>;  // aligned with the refs
+using MapDone = std::function<void(Result<SecretMap>)>;
+
+// Reads a key of a Kubernetes Secret or ConfigMap the store references (credentials, CA bundles).
+// The controller resolves namespaces (referent auth) before the provider sees the request.
+struct RefReader {
+  std::function<void(const std::string& ns, const std::string& name, const std::string& key,
+                     std::function<void(Result<Sensitive>)>)>
+      read_secret_key;
+  std::function<void(const std::string& ns, const std::string& name, const std::string& key,
+                     std::function<void(Result<std::string>)>)>
+      read_configmap_key;
+};
+
+struct ProviderContext {
+  uv_loop_t* loop = nullptr;
+  HttpClient* http = nullptr;
+  Deferrer* deferrer = nullptr;  // to deliver immediate results on a later loop turn
+  const Clock* clock = nullptr;
+  RefReader refs;
+  std::string store_kind;       // SecretStore | ClusterSecretStore
+  std::string store_name;
+  std::string store_namespace;  // empty for ClusterSecretStore
+  std::string es_namespace;     // namespace credentials resolve in (referent auth)
+  // Counts provider API calls: externalsecret_provider_api_calls_count{provider,call,status}.
+  std::function<void(std::string_view provider, std::string_view call, bool success)> count_call;
+};
+
+class SecretClient {
+ public:
+  virtual ~SecretClient() = default;
+  // data[]: several refs of one store in one call; implementations batch and share identical
+  // reads. Each result is a value or a classified Error (kNotFound drives deletionPolicy).
+  virtual void get_secrets(std::vector<RemoteRef> refs, GetDone done) = 0;
+  // dataFrom[].extract: one secret exploded into keys (JSON object → key/value).
+  virtual void get_secret_map(RemoteRef ref, MapDone done) = 0;
+  // dataFrom[].find: matching secrets, key = secret name, value = the whole secret value.
+  virtual void get_all_secrets(FindRef find, MapDone done) = 0;
+  // After close(), no callback is delivered and no request is started.
+  virtual void close() = 0;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  // The key under spec.provider (e.g. "fake", "vault", "aws").
+  virtual std::string_view name() const = 0;
+  // Synchronous validation of spec.provider.<name>; kInvalidConfig with a clear message.
+  virtual Status validate(const nlohmann::json& provider_spec) const = 0;
+  virtual Result<std::unique_ptr<SecretClient>> create(const nlohmann::json& provider_spec,
+                                                       ProviderContext ctx) const = 0;
+};
+
+}  // namespace esd::providers

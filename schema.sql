@@ -1,0 +1,1 @@
+-- extsecretd state store schema (placeholder; storage owner replaces it)
