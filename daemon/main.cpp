@@ -1,3 +1,4 @@
-// extsecretd entry point: wiring only (see daemon/cli/ for the commands).
-#include <cstdio>
-int main() { std::puts("extsecretd"); return 0; }
+// extsecretd entry point: wiring only; the commands live in daemon/cli/.
+#include "daemon/cli/cli.h"
+
+int main(int argc, char** argv) { return esd::cli::main(argc, argv); }

@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/common/result.h"
@@ -60,8 +62,8 @@ struct HistoryRow {
 
 struct StoreOptions {
   int busy_timeout_ms = 2000;
-  int history_per_es = 50;        // newest rows kept per ExternalSecret
-  int history_total = 100'000;    // newest rows kept overall
+  int history_per_es = 50;        // newest rows kept per ExternalSecret (<= 0: no such limit)
+  int history_total = 100'000;    // newest rows kept overall (<= 0: no such limit)
 };
 
 class StateStore {
@@ -73,13 +75,20 @@ class StateStore {
   static Result<std::unique_ptr<StateStore>> open_readonly(const std::string& path);
   ~StateStore();
 
+  // owned and versions come back sorted (kind, name) / (secret_key): they are sets; put()
+  // drops duplicate owned fields and keeps the last version given for a key.
   Result<std::vector<EsState>> load_all();  // ordered by namespace, name
   Result<std::optional<EsState>> get(const std::string& uid);
   // Upserts the row and its owned fields/versions, and appends `history` if given, in one
   // BEGIN IMMEDIATE transaction; prunes history past the limits.
   Status put(const EsState& state, const std::optional<HistoryRow>& history);
+  // The same for many items in ONE transaction (all or nothing), in order; much cheaper than
+  // one put() each (the controller batches the writes of a loop turn). Empty: no-op.
+  Status put_many(const std::vector<std::pair<EsState, std::optional<HistoryRow>>>& items);
   Status remove(const std::string& uid);  // ES deleted: drop its state (history is kept)
   // Recent history, newest first; ns/name empty = all.
+  // (ns given, name empty: that namespace. limit <= 0: no limit. Newest = highest at_ms, then
+  // the most recently recorded.)
   Result<std::vector<HistoryRow>> history(const std::string& ns, const std::string& name,
                                           int limit);
   int64_t schema_version() const;

@@ -83,13 +83,29 @@ ObjectMeta parse_meta(const nlohmann::json& obj);
 // policy combinations, key patterns). kInvalidConfig with a message naming the field.
 Result<EsSpec> parse_es_spec(const nlohmann::json& es);
 
-// Go time.ParseDuration: "1h", "1h30m", "300ms", "1.5h", "0"; negative rejected. Milliseconds.
+// Go time.ParseDuration: "1h", "1h30m", "300ms", "1.5h", ".5s", "+1m", "0"; units ns, us, µs, μs,
+// ms, s, m, h. Negative durations are rejected (leading '-'). The result is in milliseconds,
+// truncated, except that a non-zero duration under 1 ms becomes 1 ms (0 keeps meaning "once").
+// kInvalidConfig with Go's message, e.g. `time: invalid duration "abc"`.
 Result<int64_t> parse_go_duration(const std::string& s);
 
+// One namespaceSelector.matchExpressions entry (Kubernetes LabelSelectorRequirement).
+struct LabelRequirement {
+  enum class Op { kIn, kNotIn, kExists, kDoesNotExist } op = Op::kIn;
+  std::string key;
+  std::vector<std::string> values;  // In/NotIn: non-empty; Exists/DoesNotExist: empty
+};
+
+// A condition matches if its selector matches the namespace's labels, or the namespace is listed,
+// or a regex matches its name. A present but empty namespaceSelector ({}) matches every
+// namespace, as in Kubernetes; an absent one matches none.
 struct NamespaceCondition {
   std::map<std::string, std::string> match_labels;  // namespaceSelector.matchLabels
   std::vector<std::string> namespaces;
   std::vector<std::string> namespace_regexes;       // RE2, unanchored (Go MatchString)
+  std::vector<LabelRequirement> match_expressions;  // namespaceSelector.matchExpressions
+  // namespaceSelector is present (implied when match_labels or match_expressions is non-empty).
+  bool has_selector = false;
 };
 
 struct StoreSpec {
@@ -101,8 +117,15 @@ struct StoreSpec {
   std::string controller;      // spec.controller class
   std::vector<NamespaceCondition> conditions;  // ClusterSecretStore only
   std::string fingerprint;     // hash of spec: a change rebuilds the client
+  // spec.refreshInterval (integer seconds or a Go duration): store re-validation period;
+  // nullopt = unset (the controller's default).
+  std::optional<int64_t> refresh_ms;
 };
 
+// A SecretStore / ClusterSecretStore object. kind comes from the object ("kind"; when absent,
+// ClusterSecretStore if metadata.namespace is empty). conditions are read for cluster stores only
+// (ESO ignores them elsewhere); their regexes must compile. fingerprint = hex SHA-256 of the
+// compact dump of spec (object keys sorted). kInvalidConfig naming the field otherwise.
 Result<StoreSpec> parse_store(const nlohmann::json& store);
 
 // ClusterSecretStore conditions: true if an ES in `ns` (with namespace labels) may use it.

@@ -2,7 +2,9 @@
 // one libcurl multi handle driven by the libuv loop (one uv_poll per socket, one uv_timer).
 // Owned by main (or a test); must outlive every request. Single-threaded, on the loop thread.
 // Contract: `done` is called exactly once, on the loop thread, never from inside start(); after
-// cancel(id) or shutdown() returns, no callback for that request follows.
+// cancel(id) or shutdown() returns, no callback for that request follows. Callbacks must not
+// throw and must not destroy the HttpClient; they may start, cancel or shut down.
+// Teardown: shutdown(), run the loop until it returns, then uv_loop_close (see style §2.4).
 #pragma once
 
 #include <uv.h>
@@ -39,7 +41,8 @@ struct HttpRequest {
   size_t max_response_bytes = 8 << 20;  // over the cap: kTooLarge
   std::shared_ptr<const TlsOptions> tls;  // null = system CAs, full verification
   // Streaming: when set, body bytes are handed to on_data as they arrive instead of being
-  // buffered (used by watches). Returning false aborts the transfer (done gets kCancelled).
+  // buffered (used by watches); whatever the status, and without a size cap. Returning false
+  // aborts the transfer (done gets kCancelled). done's response then has an empty body.
   std::function<bool(std::string_view chunk)> on_data;
   // Called once when the status line and headers are complete (streaming requests only).
   std::function<void(long status)> on_headers;
@@ -71,15 +74,20 @@ class HttpClient {
   // Cancels everything without callbacks, cleans up the multi, closes the timer. Idempotent.
   void shutdown();
 
-  size_t in_flight() const;
-  uint64_t requests_started() const;
+  size_t in_flight() const;         // started, not yet completed or cancelled
+  uint64_t requests_started() const;  // every start() before shutdown, failed ones included
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-// True if the URL's host is a loopback address or "localhost" (plain http is allowed there).
+// True if the URL's host is a loopback address (127.0.0.0/8, ::1) or "localhost" (plain http is
+// allowed there). False for anything that does not parse as a URL.
 bool is_loopback_url(const std::string& url);
+
+// curl_global_init(CURL_GLOBAL_DEFAULT), once per process; later calls do nothing. main calls it
+// before anything else; tests call it freely. Not thread-safe (call it on the main thread).
+void http_global_init();
 
 }  // namespace esd

@@ -1,7 +1,8 @@
 // Informer: list + watch of one collection (optionally with a label selector), kept alive across
 // stream drops (jittered backoff), 410 Expired (relist) and bookmarks. It holds no objects: each
 // event goes to the handler, which keeps whatever compact state it needs. Owned by the
-// controller; stop() guarantees no callback afterwards.
+// controller; stop() guarantees no callback afterwards. Backoff for failed lists/watches is
+// jittered, 200 ms doubling to 30 s, reset by a successful list or a received watch event.
 #pragma once
 
 #include <uv.h>
@@ -38,10 +39,15 @@ class Informer {
  public:
   Informer(uv_loop_t* loop, KubeClient& client, InformerOptions opts, InformerHandler handler);
   ~Informer();
+  // start(): first list (resourceVersion unset: a consistent read, paged by page_limit), then
+  // watch from the list's RV. Never blocks; all work is callbacks on the loop. Handler calls are
+  // never made from inside start() or stop(), and stop() may be called from a handler.
   void start();
+  // Cancels the list request / watch stream and closes the retry timer: no handler call follows.
+  // The Informer must not be destroyed from inside one of its own handler calls.
   void stop();
   bool synced() const;        // the first list completed
-  uint64_t relists() const;   // how many lists (1 + relists after 410 etc.)
+  uint64_t relists() const;   // completed lists (1 + relists after 410 etc.)
   uint64_t watches() const;   // how many watch streams were opened
 
  private:

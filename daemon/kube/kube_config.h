@@ -33,8 +33,14 @@ Result<KubeConfig> in_cluster_config(
     const std::map<std::string, std::string>& env,
     const std::string& sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
-// The daemon's order: --kubeconfig flag, else $KUBECONFIG, else in-cluster, else ~/.kube/config.
-Result<KubeConfig> resolve_config(const std::string& flag_path, const std::string& context,
-                                  const std::map<std::string, std::string>& env);
+// The daemon's order: --kubeconfig flag, else $KUBECONFIG (first non-empty entry of a ':' list),
+// else in-cluster (when KUBERNETES_SERVICE_HOST/PORT are set; `sa_dir` as above), else
+// $HOME/.kube/config if it exists. Nothing found: kInvalidConfig saying what was tried.
+// Unsupported auth (exec/auth-provider plugins, basic auth, impersonation, proxy-url) is rejected
+// with kInvalidConfig rather than silently ignored.
+Result<KubeConfig> resolve_config(
+    const std::string& flag_path, const std::string& context,
+    const std::map<std::string, std::string>& env,
+    const std::string& sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
 }  // namespace esd::kube

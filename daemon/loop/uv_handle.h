@@ -17,6 +17,15 @@ class UvHandle {
   UvHandle(const UvHandle&) = delete;
   UvHandle& operator=(const UvHandle&) = delete;
   UvHandle(UvHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)), inited_(o.inited_) {}
+  // Closes the handle held so far (freed in its close callback), then takes over o's.
+  UvHandle& operator=(UvHandle&& o) noexcept {
+    if (this != &o) {
+      close();
+      h_ = std::exchange(o.h_, nullptr);
+      inited_ = std::exchange(o.inited_, false);
+    }
+    return *this;
+  }
 
   T* get() const noexcept { return h_; }
   uv_handle_t* handle() const noexcept { return reinterpret_cast<uv_handle_t*>(h_); }

@@ -6,6 +6,8 @@
 
 #include <uv.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -28,7 +30,12 @@ class HttpServer {
   // addr is "HOST:PORT" (IPv4, IPv6 in brackets, or a host name such as localhost); port 0 picks one.
   Status listen(const std::string& addr);
   int port() const;  // the bound port, after listen()
+  // Stops listening and closes every connection. Idempotent; also done by the destructor.
   void close();
+  size_t open_connections() const;
+  // Limits per connection: the request head must arrive within request_ms (default 10 s);
+  // after the response, the peer's FIN is awaited for at most linger_ms (default 2 s).
+  void set_timeouts(uint64_t request_ms, uint64_t linger_ms);
 
  private:
   struct Impl;

@@ -1,5 +1,7 @@
 // Metrics: a small Prometheus registry (counters and gauges with labels) rendered in the text
 // exposition format 0.0.4. Metric names and labels follow ESO's where ESO has one. Single-threaded.
+// Output is stable: families sorted by name, series by their rendered label set. Label values are
+// escaped (\\, \", \n); label names and metric names are constants from our code.
 #pragma once
 
 #include <map>
@@ -25,11 +27,16 @@ class Metrics {
   std::string render() const;
 
  private:
+  struct Series {
+    Labels labels;
+    double value = 0.0;
+  };
   struct Family {
     Type type = Type::kGauge;
     std::string help;
-    std::map<std::string, double> series;  // rendered label set -> value
+    std::map<std::string, Series> series;  // rendered label set -> series
   };
+  Series& series(std::string_view name, const Labels& labels);
   std::map<std::string, Family, std::less<>> families_;
 };
 

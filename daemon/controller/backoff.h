@@ -1,0 +1,41 @@
+// Retry timing for failed syncs and jitter for refresh intervals: pure functions of their inputs,
+// with the random draw (unit_random in [0,1)) injected so tests are deterministic. Random is the
+// production source of those draws; one instance is owned by the scheduler (single thread).
+#pragma once
+
+#include <cstdint>
+#include <random>
+
+#include "daemon/common/result.h"
+
+namespace esd::controller {
+
+inline constexpr int64_t kBackoffBaseMs = 1000;
+inline constexpr int64_t kBackoffMaxMs = 5 * 60 * 1000;
+
+// Exponential backoff with ±10% jitter: base = min(5 min, 1 s × 2^(n-1)) for the n-th consecutive
+// failure (n < 1 counts as 1); result = base × (0.9 + 0.2u), never above 5 min.
+int64_t backoff_ms(int64_t consecutive_failures, double unit_random);
+
+// interval × (0.9 + 0.2u), i.e. ±10%. A non-positive interval (no periodic refresh) is returned
+// unchanged.
+int64_t jittered_interval_ms(int64_t interval_ms, double unit_random);
+
+// The delay before retrying after `error`: backoff_ms(), or the server's retry-after hint for a
+// kRateLimited error when that is longer.
+int64_t retry_after_or_backoff(int64_t consecutive_failures, const Error& error,
+                               double unit_random);
+
+// std::mt19937_64 seeded from RAND_bytes (std::random_device if that fails).
+class Random {
+ public:
+  Random();
+  explicit Random(uint64_t seed) : engine_(seed) {}
+  // Uniform in [0, 1).
+  double unit();
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+}  // namespace esd::controller

@@ -1,0 +1,112 @@
+// Internal state of the Controller, shared by controller.cpp (informers, scheduling),
+// reconcile.cpp (the path of one ExternalSecret) and stores.cpp (store clients). Not a public
+// header: nothing outside daemon/controller includes it.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/controller/controller.h"
+#include "daemon/controller/due_queue.h"
+#include "daemon/controller/es_spec.h"
+#include "daemon/controller/es_status.h"
+#include "daemon/controller/events.h"
+#include "daemon/controller/fetch.h"
+#include "daemon/kube/informer.h"
+#include "daemon/loop/deferrer.h"
+#include "daemon/loop/uv_handle.h"
+#include "storage/state_store.h"
+
+namespace esd::controller {
+
+struct EsEntry {
+  ObjectMeta meta;
+  std::optional<EsSpec> spec;
+  Error spec_error;
+  std::string synced_version;  // "<generation>-<meta hash>" of the live object
+  EsStatus status;             // live status as last seen
+  storage::EsState state;      // what the state store knows
+  bool in_flight = false;
+  bool rerun = false;          // something changed while in flight: run again after
+  bool forced = false;         // spec/labels/annotations changed: compare with the live Secret
+  std::string pending_hmac;    // HMAC of a write in flight (its watch event is not drift)
+  bool once_settled = false;
+  bool seen = false;           // mark-and-sweep across relists
+};
+
+struct SecretInfo {
+  std::string rv;
+  std::string live_hmac;   // keyed HMAC of the live data
+  std::string annotation;  // data-hash annotation
+  std::string created_by;
+  std::string owner_uid;   // controller ownerReference uid
+  bool seen = false;
+};
+
+struct StoreEntry {
+  StoreSpec spec;
+  std::map<std::string, ClientRef> clients;  // by ES namespace (referent auth); "" for SecretStore
+  bool seen = false;
+};
+
+struct Controller::Impl {
+  Impl(ControllerDeps d, ControllerOptions o, Sensitive key);
+
+  // controller.cpp
+  Status start();
+  void stop();
+  void on_es_event(kube::EventType t, const nlohmann::json& obj);
+  void on_store_event(const std::string& kind, kube::EventType t, const nlohmann::json& obj);
+  void on_secret_event(kube::EventType t, const nlohmann::json& obj);
+  void on_ns_event(kube::EventType t, const nlohmann::json& obj);
+  void on_synced();
+  void schedule_initial(EsEntry& e);
+  void enqueue_now(const std::string& uid);
+  void remove_es(const std::string& uid);
+  void pump();
+  void arm_timer();
+  bool is_drifted(const EsEntry& e) const;
+  void check_once_done();
+
+  // reconcile.cpp
+  void reconcile(const std::string& uid, const std::string& slot);
+
+  // stores.cpp
+  Result<ClientRef> client_for(const EsEntry& e, const StoreRef& ref);
+  std::string store_key(const EsEntry& e, const StoreRef& ref) const;
+  void requeue_failing_for_store(const std::string& kind, const std::string& name);
+
+  ControllerDeps deps;
+  ControllerOptions opts;
+  Sensitive hmac_key;
+  Deferrer deferrer;
+  EventRecorder events;
+  std::vector<std::unique_ptr<kube::Informer>> informers;
+  UvHandle<uv_timer_t> timer;
+  DueQueue queue;
+  std::mt19937_64 rng;
+  std::uniform_real_distribution<double> unit{0.0, 1.0};
+
+  std::unordered_map<std::string, EsEntry> es;                 // by uid
+  std::unordered_map<std::string, std::string> es_by_target;   // "ns/target" -> uid
+  std::unordered_map<std::string, SecretInfo> secrets;         // "ns/name"
+  std::unordered_map<std::string, StoreEntry> stores;          // "Kind/ns/name"
+  std::unordered_map<std::string, std::map<std::string, std::string>> ns_labels;
+  std::unordered_map<std::string, storage::EsState> loaded;    // state rows not yet matched
+  std::unordered_map<std::string, int> store_in_flight;        // by store key
+  std::unordered_map<std::string, std::vector<std::string>> store_waiting;
+
+  int in_flight = 0;
+  size_t synced_informers = 0;
+  bool is_ready = false;
+  bool stopped = false;
+  int64_t once_started_ms = 0;
+  std::function<void(bool)> on_once_done;
+};
+
+}  // namespace esd::controller

@@ -1,0 +1,254 @@
+// The path of one ExternalSecret: fetch → shape → compare → write only on change → status only
+// on change → record. Each step is asynchronous; every callback looks its entry up again by uid,
+// since the ExternalSecret may have been deleted meanwhile.
+#include "daemon/common/log.h"
+#include "daemon/controller/backoff.h"
+#include "daemon/controller/controller_impl.h"
+#include "daemon/controller/reconcile.h"
+#include "daemon/controller/markers.h"
+#include "daemon/controller/secret_builder.h"
+#include "daemon/kube/kube_client.h"
+#include "daemon/server/metrics.h"
+
+namespace esd::controller {
+namespace {
+
+constexpr const char kComponent[] = "reconcile";
+constexpr int kMaxConflictRetries = 3;
+
+
+std::string secret_path(const std::string& ns, const std::string& name) {
+  return "/api/v1/namespaces/" + ns + "/secrets/" + name;
+}
+
+std::string url_escape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+EventTarget target_of(const EsEntry& e) {
+  return {e.meta.ns, e.meta.name, e.meta.uid, e.meta.resource_version};
+}
+
+
+}  // namespace
+
+
+void Controller::Impl::reconcile(const std::string& uid, const std::string& slot) {
+  EsEntry& e = es.at(uid);
+  e.in_flight = true;
+  e.rerun = false;
+  auto r = std::make_shared<Reconcile>();
+  r->c = this;
+  r->uid = uid;
+  r->slot = slot;
+  r->started_ms = deps.clock->now_ms();
+  deps.metrics->inc("externalsecret_sync_calls_total", {{"name", e.meta.name}, {"namespace", e.meta.ns}});
+  r->run();
+}
+
+void Reconcile::run() {
+  EsEntry& e = *entry();
+  auto fail = [this](Error err) {
+    Attempt a;
+    a.outcome = Outcome::kFailed;
+    a.reason = reason::kSecretSyncedError;
+    a.message = err.message;
+    a.error = std::move(err);
+    a.retry = false;
+    // Answered on a later turn, like every other outcome.
+    auto self = shared_from_this();
+    c->deferrer.post([self, a = std::move(a)]() mutable { self->done(std::move(a)); });
+  };
+  if (!e.spec) return fail(e.spec_error);
+  if (e.spec->has_template) {
+    return fail(Error(ErrorCode::kInvalidConfig,
+                      "spec.target.template is not supported yet by extsecretd"));
+  }
+  c->deps.metrics->inc("extsecretd_provider_fetches_total", {});
+  auto self = shared_from_this();
+  Controller::Impl* impl = c;
+  const std::string id = uid;
+  ClientLookup lookup = [impl, id](const StoreRef& ref) -> Result<ClientRef> {
+    auto it = impl->es.find(id);
+    if (it == impl->es.end()) return Error(ErrorCode::kCancelled, "externalsecret deleted");
+    return impl->client_for(it->second, ref);
+  };
+  fetch_all(*e.spec, lookup, c->deferrer,
+            [self](Result<FetchOutcome> r) { self->on_fetched(std::move(r)); });
+}
+
+void Reconcile::on_fetched(Result<FetchOutcome> r) {
+  EsEntry* e = entry();
+  if (e == nullptr || c->stopped) return done(Attempt{Outcome::kSkipped});
+  if (!r) {
+    Attempt a;
+    a.outcome = Outcome::kFailed;
+    a.reason = reason::kSecretSyncedError;
+    a.message = message::kProviderError;
+    a.error = std::move(r).error();
+    a.retry = true;
+    return done(std::move(a));
+  }
+  fetched = std::move(*r);
+  for (const auto& m : fetched.missing) {
+    c->events.normal(target_of(*e), "MissingProviderSecret", m);
+  }
+  const EsSpec& spec = *e->spec;
+  if (fetched.data.empty()) {
+    if (spec.deletion == DeletionPolicy::kRetain) {
+      Attempt a;
+      a.outcome = Outcome::kSkipped;
+      a.message = message::kRetained;
+      return done(std::move(a));
+    }
+    if (spec.deletion == DeletionPolicy::kDelete) return delete_target();
+  }
+  if (spec.creation == CreationPolicy::kNone) return done(Attempt{Outcome::kSkipped});
+  write_target();
+}
+
+// Fast path: the live Secret (from the watch cache) already holds exactly this data with our
+// markers, and nothing about the ExternalSecret changed: no API call at all.
+void Reconcile::write_target() {
+  EsEntry& e = *entry();
+  const EsSpec& spec = *e.spec;
+  const bool simple = spec.creation == CreationPolicy::kOwner || spec.creation == CreationPolicy::kOrphan;
+  if (!e.forced && simple && conflicts == 0) {
+    auto it = c->secrets.find(e.meta.ns + "/" + spec.target_name);
+    const std::string want = data_hmac(c->hmac_key.view(), fetched.data);
+    if (it != c->secrets.end() && it->second.live_hmac == want && it->second.annotation == want &&
+        (spec.creation != CreationPolicy::kOwner ||
+         (it->second.created_by == created_by_label(e.meta.ns, e.meta.name) &&
+          it->second.owner_uid == e.meta.uid))) {
+      Attempt a;
+      a.data_hmac = want;
+      a.versions = fetched.versions;
+      return done(std::move(a));
+    }
+  }
+  auto self = shared_from_this();
+  c->deps.kube->get(secret_path(e.meta.ns, spec.target_name),
+                    [self](Result<nlohmann::json> live) { self->on_live(std::move(live)); });
+}
+
+void Reconcile::on_live(Result<nlohmann::json> live) {
+  EsEntry* e = entry();
+  if (e == nullptr || c->stopped) return done(Attempt{Outcome::kSkipped});
+  const EsSpec& spec = *e->spec;
+  Attempt a;
+  a.outcome = Outcome::kFailed;
+  a.reason = reason::kSecretSyncedError;
+  std::optional<nlohmann::json> current;
+  if (live) {
+    current = std::move(*live);
+  } else if (live.error().code != ErrorCode::kNotFound) {
+    a.message = message::kUpdateFailed;
+    a.error = live.error();
+    return done(std::move(a));
+  }
+  if (!current && spec.creation == CreationPolicy::kMerge) {
+    Attempt m;
+    m.outcome = Outcome::kSkipped;
+    m.reason = reason::kSecretMissing;
+    m.message = message::kMergeMissing;
+    return done(std::move(m));
+  }
+  EsIdentity id{e->meta.ns, e->meta.name, e->meta.uid, "external-secrets.io/v1", e->meta.labels,
+                e->meta.annotations};
+  auto built = build_secret(id, spec, fetched.data, current, e->state.owned, c->hmac_key.view());
+  if (!built) {
+    a.message = built.error().message;
+    a.error = built.error();
+    a.retry = false;
+    return done(std::move(a));
+  }
+  Attempt ok;
+  ok.data_hmac = built->data_hmac;
+  ok.owned = built->owned;
+  ok.set_owned = true;
+  ok.versions = fetched.versions;
+  if (!built->changed) return done(std::move(ok));
+  e->pending_hmac = built->data_hmac;
+  const bool create = built->create;
+  const std::string query = "?fieldManager=" + url_escape(field_manager(e->meta.name));
+  const std::string path = create ? "/api/v1/namespaces/" + e->meta.ns + "/secrets" + query
+                                  : secret_path(e->meta.ns, spec.target_name) + query;
+  Sensitive body(built->object.dump());
+  built->object = nullptr;
+  auto self = shared_from_this();
+  c->deps.metrics->inc("extsecretd_secret_writes_total", {});
+  c->deps.kube->send(create ? "POST" : "PUT", path, std::move(body), "application/json",
+                     [self, ok = std::move(ok), create](Result<nlohmann::json> r) mutable {
+                       EsEntry* e = self->entry();
+                       if (e == nullptr || self->c->stopped) return self->done(Attempt{Outcome::kSkipped});
+                       if (!r && r.error().code == ErrorCode::kConflict &&
+                           self->conflicts < kMaxConflictRetries) {
+                         ++self->conflicts;  // someone wrote in between: re-read and retry
+                         e->forced = true;
+                         return self->write_target();
+                       }
+                       if (!r) {
+                         Attempt a;
+                         a.outcome = Outcome::kFailed;
+                         a.reason = reason::kSecretSyncedError;
+                         a.message = message::kUpdateFailed;
+                         a.error = r.error();
+                         a.retry = r.error().code != ErrorCode::kInvalidConfig;
+                         return self->done(std::move(a));
+                       }
+                       ok.outcome = Outcome::kWritten;
+                       ok.wrote = true;
+                       if (auto m = r->find("metadata"); m != r->end() && m->is_object()) {
+                         ok.secret_rv = m->value("resourceVersion", "");
+                       }
+                       self->c->events.normal(target_of(*e), create ? "Created" : "Updated",
+                                              create ? "secret created" : "secret updated");
+                       self->done(std::move(ok));
+                     });
+}
+
+void Reconcile::delete_target() {
+  EsEntry& e = *entry();
+  const EsSpec& spec = *e.spec;
+  if (spec.creation != CreationPolicy::kOwner) {
+    Attempt a;
+    a.outcome = Outcome::kFailed;
+    a.reason = reason::kSecretSyncedError;
+    a.message = message::kDeleteFailed;
+    a.error = Error(ErrorCode::kInvalidConfig, "deletionPolicy=Delete needs creationPolicy=Owner");
+    a.retry = false;
+    return done(std::move(a));
+  }
+  auto self = shared_from_this();
+  c->deps.kube->remove(secret_path(e.meta.ns, spec.target_name), [self](Result<nlohmann::json> r) {
+    EsEntry* e = self->entry();
+    if (e == nullptr || self->c->stopped) return self->done(Attempt{Outcome::kSkipped});
+    Attempt a;
+    if (!r && r.error().code != ErrorCode::kNotFound) {
+      a.outcome = Outcome::kFailed;
+      a.reason = reason::kSecretSyncedError;
+      a.message = message::kDeleteFailed;
+      a.error = r.error();
+      return self->done(std::move(a));
+    }
+    if (r) self->c->events.normal(target_of(*e), "Deleted", message::kDeleted);
+    a.outcome = Outcome::kDeleted;
+    a.reason = reason::kSecretDeleted;
+    a.message = message::kDeleted;
+    a.wrote = r.ok();
+    a.data_hmac = "-";  // nothing is expected to exist any more
+    self->done(std::move(a));
+  });
+}
+
+}  // namespace esd::controller

@@ -1,0 +1,168 @@
+// The end of every attempt: record it in the state store, update metrics, write the status only
+// if it changed, schedule the next attempt, and free the in-flight slot.
+#include "daemon/common/log.h"
+#include "daemon/controller/backoff.h"
+#include "daemon/controller/reconcile.h"
+#include "daemon/kube/kube_client.h"
+#include "daemon/server/metrics.h"
+
+namespace esd::controller {
+namespace {
+
+constexpr const char kComponent[] = "reconcile";
+constexpr int kOnceMaxFailures = 3;
+
+std::string status_path(const EsEntry& e) {
+  return "/apis/external-secrets.io/v1/namespaces/" + e.meta.ns + "/externalsecrets/" +
+         e.meta.name + "/status";
+}
+
+EsStatus desired_status(const EsEntry& e, const Attempt& a, int64_t started_ms, int64_t now) {
+  EsStatus s = e.status;
+  const bool failed = a.outcome == Outcome::kFailed;
+  s.ready = failed ? "False" : "True";
+  s.reason = a.reason;
+  s.message = a.message;
+  if (!failed) {
+    s.synced_rv = e.synced_version;
+    if (e.spec) s.binding = e.spec->target_name;
+  }
+  if (s.ready != e.status.ready || s.transition.empty()) s.transition = format_rfc3339(now);
+  if (!failed && (a.wrote || !s.same_outcome(e.status) || s.refresh_time.empty())) {
+    s.refresh_time = format_rfc3339(started_ms);
+  }
+  return s;
+}
+
+int64_t next_due(const EsEntry& e, const Attempt& a, int64_t now, double u) {
+  if (a.outcome == Outcome::kFailed) {
+    if (!a.retry) return 0;
+    const int64_t hint = a.error ? a.error->retry_after_ms : -1;
+    return now + std::max(backoff_ms(e.state.consecutive_failures, u), hint);
+  }
+  if (!e.spec || e.spec->refresh_policy != RefreshPolicy::kPeriodic || e.spec->refresh_ms <= 0) {
+    return 0;
+  }
+  return now + jittered_interval_ms(e.spec->refresh_ms, u);
+}
+
+void update_state(EsEntry& e, const Attempt& a, int64_t started_ms, int64_t now) {
+  storage::EsState& s = e.state;
+  s.uid = e.meta.uid;
+  s.ns = e.meta.ns;
+  s.name = e.meta.name;
+  if (e.spec) {
+    s.store = e.spec->store.kind + "/" + e.spec->store.name;
+    s.target = e.spec->target_name;
+  }
+  s.last_attempt_ms = started_ms;
+  s.last_outcome = std::string(storage::outcome_name(a.outcome));
+  if (a.outcome == Outcome::kFailed) {
+    ++s.consecutive_failures;
+    s.last_error = a.error ? a.error->message : a.message;
+  } else {
+    s.consecutive_failures = 0;
+    s.last_error.clear();
+    s.last_success_ms = now;
+    s.synced_version = e.synced_version;
+    s.versions = a.versions;
+  }
+  if (!a.data_hmac.empty()) s.data_hmac = a.data_hmac == "-" ? std::string() : a.data_hmac;
+  if (!a.secret_rv.empty()) s.secret_rv = a.secret_rv;
+  if (a.wrote) ++s.write_count;
+  if (a.set_owned) s.owned = a.owned;
+}
+
+}  // namespace
+
+void Reconcile::done(Attempt a) {
+  Controller::Impl& impl = *c;
+  auto release = [&impl, this] {
+    --impl.in_flight;
+    --impl.store_in_flight[slot];
+    auto w = impl.store_waiting.find(slot);
+    if (w != impl.store_waiting.end() && !w->second.empty()) {
+      for (auto& id : w->second) impl.queue.push_now(id);
+      impl.store_waiting.erase(w);
+    }
+  };
+  EsEntry* e = entry();
+  if (impl.stopped) return;
+  if (e == nullptr) {
+    release();
+    impl.pump();
+    return;
+  }
+  const int64_t now = impl.deps.clock->now_ms();
+  const std::string prev_error = e->state.last_error;
+  update_state(*e, a, started_ms, now);
+  const bool failed = a.outcome == Outcome::kFailed;
+  const Labels who = {{"name", e->meta.name}, {"namespace", e->meta.ns}};
+  Metrics& m = *impl.deps.metrics;
+  if (failed) {
+    m.inc("externalsecret_sync_calls_error", who);
+    if (a.error && a.error->message != prev_error) {
+      impl.events.warning({e->meta.ns, e->meta.name, e->meta.uid, e->meta.resource_version},
+                          "UpdateFailed", a.error->message);
+    }
+    log::warn(kComponent, "sync_failed",
+              {{"ns", e->meta.ns}, {"name", e->meta.name}, {"error", a.error ? *a.error : Error()},
+               {"attempt", e->state.consecutive_failures}});
+  } else {
+    log::write(a.wrote ? log::Level::kInfo : log::Level::kDebug, kComponent,
+               a.wrote ? "secret_written" : "secret_checked",
+               {{"ns", e->meta.ns}, {"name", e->meta.name}, {"target", e->state.target},
+                {"outcome", storage::outcome_name(a.outcome)}});
+  }
+  m.inc("extsecretd_sync_outcomes_total", {{"outcome", std::string(storage::outcome_name(a.outcome))}});
+  m.set("externalsecret_reconcile_duration", who, static_cast<double>(now - started_ms) * 1e6);
+  Labels t = who, f = who;
+  t.push_back({"condition", "Ready"});
+  t.push_back({"status", "True"});
+  f.push_back({"condition", "Ready"});
+  f.push_back({"status", "False"});
+  m.set("externalsecret_status_condition", t, failed ? 0 : 1);
+  m.set("externalsecret_status_condition", f, failed ? 1 : 0);
+
+  EsStatus want = desired_status(*e, a, started_ms, now);
+  if (!want.same_outcome(e->status) || want.refresh_time != e->status.refresh_time ||
+      want.transition != e->status.transition) {
+    m.inc("extsecretd_status_writes_total", {});
+    e->status = want;
+    Controller::Impl* ip = &impl;
+    impl.deps.kube->merge_patch(status_path(*e), status_patch(want),
+                                [ip, id = uid](Result<nlohmann::json> r) {
+                                  if (r || ip->stopped) return;
+                                  log::warn(kComponent, "status_write_failed", {{"error", r.error()}});
+                                  // Forget what we believed was written, so that the next
+                                  // attempt writes the status again.
+                                  auto it = ip->es.find(id);
+                                  if (it != ip->es.end()) it->second.status = EsStatus{};
+                                });
+  }
+
+  const int64_t due = next_due(*e, a, now, impl.unit(impl.rng));
+  e->state.next_due_ms = due;
+  storage::HistoryRow h{started_ms, e->meta.ns, e->meta.name,
+                        std::string(storage::outcome_name(a.outcome)),
+                        failed ? e->state.last_error : std::string(), now - started_ms};
+  if (auto s = impl.deps.state->put(e->state, h); !s) {
+    log::error(kComponent, "state_write_failed", {{"error", s.error()}});
+  }
+  if (!failed) e->forced = false;
+  e->pending_hmac.clear();
+  e->in_flight = false;
+  e->once_settled = e->once_settled || !failed || !a.retry ||
+                    e->state.consecutive_failures >= kOnceMaxFailures;
+  release();
+  if (e->rerun) {
+    e->rerun = false;
+    impl.queue.push_now(uid);
+  } else if (due > 0) {
+    impl.queue.push_at(uid, due);
+  }
+  impl.pump();
+  impl.check_once_done();
+}
+
+}  // namespace esd::controller

@@ -1,0 +1,175 @@
+// Store clients: one long-lived SecretClient per store (and per ExternalSecret namespace for
+// ClusterSecretStores, whose credential references resolve in that namespace). A change to the
+// store's spec drops its clients; the next sync builds a new one. In-flight fetches keep the old
+// client alive through their shared reference.
+#include "daemon/common/crypto.h"
+#include "daemon/common/log.h"
+#include "daemon/controller/controller_impl.h"
+#include "daemon/kube/kube_client.h"
+#include "daemon/server/metrics.h"
+#include "providers/registry.h"
+
+namespace esd::controller {
+namespace {
+
+constexpr const char kComponent[] = "stores";
+
+std::string entry_key(const std::string& kind, const std::string& ns, const std::string& name) {
+  return kind + "/" + (kind == "ClusterSecretStore" ? std::string() : ns) + "/" + name;
+}
+
+ClientRef make_shared_client(std::unique_ptr<providers::SecretClient> c) {
+  return ClientRef(c.release(), [](providers::SecretClient* p) {
+    p->close();
+    delete p;
+  });
+}
+
+// Reads a key of a referenced Secret or ConfigMap for a provider. A SecretStore may only read
+// from its own namespace; a ClusterSecretStore reference without a namespace resolves in the
+// ExternalSecret's namespace (referent auth).
+providers::RefReader make_ref_reader(kube::KubeClient* kube, bool cluster, std::string own_ns) {
+  auto resolve = [cluster, own_ns](const std::string& ns) -> Result<std::string> {
+    if (ns.empty()) return own_ns;
+    if (!cluster && ns != own_ns) {
+      return Error(ErrorCode::kPermission,
+                   "a SecretStore cannot reference objects in namespace \"" + ns + "\"");
+    }
+    return ns;
+  };
+  providers::RefReader r;
+  r.read_secret_key = [kube, resolve](const std::string& ns, const std::string& name,
+                                      const std::string& key, auto done) {
+    auto where = resolve(ns);
+    if (!where) return done(where.error());
+    kube->get("/api/v1/namespaces/" + *where + "/secrets/" + name,
+              [key, done](Result<nlohmann::json> obj) {
+                if (!obj) return done(obj.error());
+                auto d = obj->find("data");
+                if (d == obj->end() || !d->is_object() || !d->contains(key) || !(*d)[key].is_string()) {
+                  return done(Error(ErrorCode::kInvalidRef, "key \"" + key + "\" not found in secret"));
+                }
+                auto bytes = base64_decode((*d)[key].get<std::string>());
+                if (!bytes) return done(bytes.error());
+                done(Sensitive(std::move(*bytes)));
+              });
+  };
+  r.read_configmap_key = [kube, resolve](const std::string& ns, const std::string& name,
+                                         const std::string& key, auto done) {
+    auto where = resolve(ns);
+    if (!where) return done(where.error());
+    kube->get("/api/v1/namespaces/" + *where + "/configmaps/" + name,
+              [key, done](Result<nlohmann::json> obj) {
+                if (!obj) return done(obj.error());
+                auto d = obj->find("data");
+                if (d == obj->end() || !d->is_object() || !d->contains(key) || !(*d)[key].is_string()) {
+                  return done(Error(ErrorCode::kInvalidRef, "key \"" + key + "\" not found in configmap"));
+                }
+                done((*d)[key].get<std::string>());
+              });
+  };
+  return r;
+}
+
+}  // namespace
+
+std::string Controller::Impl::store_key(const EsEntry& e, const StoreRef& ref) const {
+  return entry_key(ref.kind, e.meta.ns, ref.name);
+}
+
+void Controller::Impl::on_store_event(const std::string& kind, kube::EventType t,
+                                      const nlohmann::json& obj) {
+  ObjectMeta meta = parse_meta(obj);
+  const std::string key = entry_key(kind, meta.ns, meta.name);
+  if (t == kube::EventType::kDeleted) {
+    stores.erase(key);
+    return;
+  }
+  auto spec = parse_store(obj);
+  if (!spec) {
+    log::warn(kComponent, "store_invalid",
+              {{"kind", kind}, {"ns", meta.ns}, {"store", meta.name}, {"error", spec.error()}});
+    StoreEntry& s = stores[key];
+    s.spec = StoreSpec{kind, meta.ns, meta.name, "", nullptr, "", {}, "invalid"};
+    s.clients.clear();
+    s.seen = true;
+    return;
+  }
+  auto [it, inserted] = stores.try_emplace(key);
+  StoreEntry& s = it->second;
+  s.seen = true;
+  if (!inserted && s.spec.fingerprint == spec->fingerprint) return;
+  s.spec = std::move(*spec);
+  s.clients.clear();  // rebuilt at the next sync with the new spec
+  if (is_ready) requeue_failing_for_store(kind, meta.name);
+}
+
+// A store that appears or changes gets its failing ExternalSecrets retried at once, instead of at
+// the end of their backoff. Healthy ones pick the change up at their next refresh, as in ESO.
+void Controller::Impl::requeue_failing_for_store(const std::string& kind, const std::string& name) {
+  std::vector<std::string> uids;
+  for (const auto& [uid, e] : es) {
+    if (e.spec && e.spec->store.kind == kind && e.spec->store.name == name &&
+        e.state.consecutive_failures > 0) {
+      uids.push_back(uid);
+    }
+  }
+  for (const auto& uid : uids) enqueue_now(uid);
+}
+
+Result<ClientRef> Controller::Impl::client_for(const EsEntry& e, const StoreRef& ref) {
+  const bool cluster = ref.kind == "ClusterSecretStore";
+  auto it = stores.find(entry_key(ref.kind, e.meta.ns, ref.name));
+  if (it == stores.end()) {
+    return Error(ErrorCode::kNotFound, "could not get " + ref.kind + " \"" + ref.name +
+                                           "\", " + ref.kind + ".external-secrets.io \"" +
+                                           ref.name + "\" not found");
+  }
+  StoreEntry& s = it->second;
+  if (s.spec.provider.empty()) {
+    return Error(ErrorCode::kInvalidConfig, ref.kind + " \"" + ref.name + "\" is invalid");
+  }
+  if (cluster) {
+    auto labels = ns_labels.find(e.meta.ns);
+    static const std::map<std::string, std::string> kNone;
+    if (!store_allows_namespace(s.spec, e.meta.ns, labels == ns_labels.end() ? kNone : labels->second)) {
+      return Error(ErrorCode::kPermission, "using cluster store \"" + ref.name +
+                                               "\" is not allowed from namespace \"" + e.meta.ns +
+                                               "\": denied by spec.condition");
+    }
+  }
+  const std::string client_ns = cluster ? e.meta.ns : std::string();
+  if (auto c = s.clients.find(client_ns); c != s.clients.end()) return c->second;
+  const providers::Provider* p = providers::find_provider(s.spec.provider);
+  if (p == nullptr) {
+    return Error(ErrorCode::kInvalidConfig,
+                 "provider \"" + s.spec.provider + "\" is not supported by extsecretd");
+  }
+  if (auto v = p->validate(s.spec.provider_spec); !v) return v.error();
+  providers::ProviderContext ctx;
+  ctx.loop = deps.loop;
+  ctx.http = deps.http;
+  ctx.deferrer = &deferrer;
+  ctx.clock = deps.clock;
+  ctx.store_kind = ref.kind;
+  ctx.store_name = ref.name;
+  ctx.store_namespace = cluster ? std::string() : e.meta.ns;
+  ctx.es_namespace = e.meta.ns;
+  ctx.refs = make_ref_reader(deps.kube, cluster, e.meta.ns);
+  Metrics* metrics = deps.metrics;
+  ctx.count_call = [metrics](std::string_view provider, std::string_view call, bool ok) {
+    metrics->inc("externalsecret_provider_api_calls_count",
+                 {{"provider", std::string(provider)},
+                  {"call", std::string(call)},
+                  {"status", ok ? "success" : "error"}});
+  };
+  auto client = p->create(s.spec.provider_spec, std::move(ctx));
+  if (!client) return client.error();
+  ClientRef ref_client = make_shared_client(std::move(*client));
+  s.clients[client_ns] = ref_client;
+  log::info(kComponent, "store_client_created",
+            {{"kind", ref.kind}, {"store", ref.name}, {"provider", s.spec.provider}});
+  return ref_client;
+}
+
+}  // namespace esd::controller
