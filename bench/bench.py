@@ -226,7 +226,8 @@ class Bench:
                 raise RuntimeError("extsecretd exited with %s" % d.proc.returncode)
             time.sleep(0.25)
         if synced is None:
-            raise RuntimeError("not all %d ExternalSecrets synced within %d s" % (count, self.opts.timeout))
+            raise RuntimeError("not all %d ExternalSecrets synced within %d s"
+                               % (count, self.opts.timeout))
         wait_quiet(self.fake)
         self.row("initial sync", synced, seq, metric(d, "extsecretd_provider_fetches_total"), 0.0)
         return synced
@@ -263,16 +264,16 @@ class Bench:
         t0 = time.monotonic()
         cycle = None
         while time.monotonic() - t0 < self.opts.timeout:
-            rows = sql(self.state, "SELECT count(DISTINCT namespace || '/' || name) FROM sync_history "
-                       "WHERE outcome = 'unchanged' AND at > ?", (base,))
+            rows = sql(self.state, "SELECT count(DISTINCT namespace || '/' || name) "
+                       "FROM sync_history WHERE outcome = 'unchanged' AND at > ?", (base,))
             if rows and rows[0][0] >= count:
                 cycle = time.monotonic() - t0
                 break
             time.sleep(0.5)
         if cycle is None:
             raise RuntimeError("no full refresh cycle within %d s" % self.opts.timeout)
-        sw, stw, ev = self.row("unchanged refresh (1 cycle)", cycle, seq,
-                               metric(self.daemon, "extsecretd_provider_fetches_total") - fetch0, cpu0)
+        fetches = metric(self.daemon, "extsecretd_provider_fetches_total") - fetch0
+        sw, stw, ev = self.row("unchanged refresh (1 cycle)", cycle, seq, fetches, cpu0)
         return sw + stw + ev
 
     def idle_cpu(self, seconds=10.0):

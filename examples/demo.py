@@ -3,8 +3,9 @@
 
 Starts the fake Kubernetes API server (tests/fakes) on loopback, applies examples/fake-store.yaml
 and examples/external-secret.yaml, runs extsecretd against it, shows the synced Secret, rotates a
-value at the store and shows the update, then prints `extsecretd status` and the sync history
-with the sqlite3 CLI. Everything it starts is stopped before it exits (exit 0 on success).
+value at the store and shows the update, shows that refreshes with unchanged data write nothing,
+then prints `extsecretd status` and the sync history with the sqlite3 CLI. Everything it starts
+is stopped before it exits (exit 0 on success).
 
     python3 examples/demo.py --binary build/extsecretd [--keep]
 """
@@ -12,6 +13,7 @@ with the sqlite3 CLI. Everything it starts is stopped before it exits (exit 0 on
 import argparse
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -44,7 +46,8 @@ def show_secret(secret):
     for k, v in sorted((meta.get("annotations") or {}).items()):
         print("  annotation  %s=%s" % (k, v))
     for ref in meta.get("ownerReferences") or []:
-        print("  owner       %s %s (controller=%s)" % (ref["kind"], ref["name"], ref.get("controller")))
+        print("  owner       %s %s (controller=%s)"
+              % (ref["kind"], ref["name"], ref.get("controller")))
     for k, v in sorted(decode_data(secret).items()):
         print("  data        %-12s = %s" % (k, v))
 
@@ -53,7 +56,8 @@ def apply(fake, obj):
     path = object_path(obj)
     status, cur = fake.api("GET", path)
     if status == 200:
-        obj = dict(obj, metadata=dict(obj["metadata"], resourceVersion=cur["metadata"]["resourceVersion"]))
+        rv = cur["metadata"]["resourceVersion"]
+        obj = dict(obj, metadata=dict(obj["metadata"], resourceVersion=rv))
         status, out = fake.api("PUT", path, obj)
     else:
         status, out = fake.api("POST", path.rsplit("/", 1)[0], obj)
@@ -75,7 +79,6 @@ def print_history(state):
         subprocess.run(["sqlite3", "-header", "-column", state, query], check=True)
         return
     print("(the sqlite3 CLI is not installed; reading the view with Python's sqlite3 module)")
-    import sqlite3
     conn = sqlite3.connect("file:%s?mode=ro" % state, uri=True)
     try:
         cur = conn.execute(query)
@@ -120,26 +123,38 @@ def run_demo(binary, work):
                 print("  %s: %s -> %s" % (entry["key"], entry["value"], ROTATED))
                 entry["value"] = ROTATED
         apply(fake, store)
-        print("  waiting for the next refresh (refreshInterval %s) ..." % es["spec"]["refreshInterval"])
+        print("  waiting for the next refresh (refreshInterval %s) ..."
+              % es["spec"]["refreshInterval"])
         started = time.monotonic()
         rotated = wait_for(lambda: _get(fake, path, lambda s: ROTATED in decode_data(s).values()),
                            60, "the rotated value in the Secret")
-        print("  updated after %.1f s; the daemon logged:" % (time.monotonic() - started))
+        print("  updated after %.1f s; secret_written log events so far:"
+              % (time.monotonic() - started))
         for ev in daemon.find_logs("secret_written"):
             print("    secret_written %s/%s -> %s (%s)" % (ev.get("ns"), ev.get("name"),
                                                         ev.get("target"), ev.get("outcome")))
         show_secret(rotated)
 
-        heading(6, "extsecretd status")
+        heading(6, "Refreshes with unchanged data write nothing")
+        unchanged = count_unchanged(state)
+        wait_for(lambda: count_unchanged(state) > unchanged, 30, "an unchanged refresh")
+        seq = last_seq(fake)
+        wait_for(lambda: count_unchanged(state) > unchanged + 1, 30, "another unchanged refresh")
+        writes = [r for r in fake.requests(seq)
+                  if r["method"] in ("POST", "PUT", "PATCH", "DELETE")]
+        print("  %d unchanged refreshes so far; API writes during the last one: %d"
+              % (count_unchanged(state), len(writes)))
+
+        heading(7, "extsecretd status")
         subprocess.run([binary, "status", "--state", state], check=True)
 
-        heading(7, "Stopping extsecretd (SIGTERM)")
+        heading(8, "Stopping extsecretd (SIGTERM)")
         rc, took = daemon.stop(5.0)
         print("  exit code %s after %.2f s" % (rc, took))
         if rc != 0:
             raise RuntimeError("extsecretd did not exit 0 on SIGTERM")
 
-        heading(8, "Sync history (SQLite view sync_history)")
+        heading(9, "Sync history (SQLite view sync_history)")
         print_history(state)
         return 0
     except Exception as e:  # report and clean up; the demo must never leave processes behind
@@ -152,6 +167,20 @@ def run_demo(binary, work):
         if daemon is not None:
             daemon.kill()
         fake.stop()
+
+
+def count_unchanged(state):
+    conn = sqlite3.connect("file:%s?mode=ro" % state, uri=True, timeout=5)
+    try:
+        query = "SELECT count(*) FROM sync_history WHERE outcome = 'unchanged'"
+        return conn.execute(query).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def last_seq(fake):
+    reqs = fake.requests()
+    return reqs[-1]["seq"] if reqs else 0
 
 
 def _get(fake, path, pred=None):

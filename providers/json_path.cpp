@@ -52,8 +52,8 @@ size_t skip_value(std::string_view s, size_t i) {
     }
     return s.size();
   }
-  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' &&
-         s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
+  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' &&
+         s[i] != '\n' && s[i] != '\r') {
     ++i;
   }
   return i;
@@ -278,8 +278,8 @@ Result<Sensitive> lookup(std::string_view text, std::string_view property, bool 
   if (property.empty()) return not_found(property);
   auto segs = parse_path(property);
   if (!segs) {
-    return Error(ErrorCode::kInvalidRef, "property " + std::string(property) +
-                                             " uses gjson syntax that is not supported");
+    return Error(ErrorCode::kInvalidRef,
+                 "property " + std::string(property) + " uses gjson syntax that is not supported");
   }
   auto found = eval(doc, *segs, 0);
   if (!found) return not_found(property);

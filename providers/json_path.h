@@ -4,10 +4,9 @@
 // Go's json.RawMessage), so bytes match ESO. Error messages name properties, never values.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "daemon/common/result.h"
 #include "daemon/common/sensitive.h"

@@ -37,8 +37,7 @@ struct RemoteRef {
   std::string property;
   std::string version;
   MetadataPolicy metadata_policy = MetadataPolicy::kNone;
-  bool operator<(const RemoteRef& o) const;
-  bool operator==(const RemoteRef& o) const;
+  bool operator==(const RemoteRef& o) const = default;
 };
 
 // ESO's ExternalSecretFind.

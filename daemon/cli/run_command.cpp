@@ -2,6 +2,7 @@
 // --once, until every ExternalSecret was synced once), then shuts down in order: controller,
 // server, HTTP client, signals; the loop must close cleanly (uv_loop_close == 0).
 #include <sys/stat.h>
+#include <curl/curl.h>
 #include <uv.h>
 
 #include <csignal>
@@ -209,6 +210,7 @@ int run_daemon(const RunFlags& flags) {
   uv_run(&d.loop, UV_RUN_DEFAULT);
   const int rc = uv_loop_close(&d.loop);
   d.state.reset();
+  curl_global_cleanup();
   log::info(kComponent, "shutdown_complete", {{"exit_code", d.exit_code}, {"loop_close", rc}});
   return rc == 0 ? d.exit_code : 1;
 }

@@ -22,7 +22,7 @@ std::tm to_tm(int64_t unix_ms) {
 
 std::string format_rfc3339(int64_t unix_ms) {
   const std::tm tm = to_tm(unix_ms);
-  char buf[32];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
@@ -30,7 +30,7 @@ std::string format_rfc3339(int64_t unix_ms) {
 
 std::string format_micro_time(int64_t unix_ms) {
   const std::tm tm = to_tm(unix_ms);
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(unix_ms % 1000) * 1000);

@@ -48,7 +48,9 @@ int64_t jittered_interval_ms(int64_t interval_ms, double unit_random) {
 int64_t retry_after_or_backoff(int64_t consecutive_failures, const Error& error,
                                double unit_random) {
   const int64_t b = backoff_ms(consecutive_failures, unit_random);
-  if (error.code == ErrorCode::kRateLimited && error.retry_after_ms > b) return error.retry_after_ms;
+  if (error.code == ErrorCode::kRateLimited && error.retry_after_ms > b) {
+    return error.retry_after_ms;
+  }
   return b;
 }
 

@@ -84,7 +84,7 @@ Status Controller::Impl::start() {
   add(collection("/api/v1", ns, "secrets"), std::string(kManagedLabel) + "=true",
       [this](kube::EventType t, const nlohmann::json& o) { on_secret_event(t, o); },
       [this] { for (auto& [k, s] : secrets) s.seen = false; },
-      [this] { std::erase_if(secrets, [](auto& kv) { return !kv.second.seen; }); });
+      [this] { sweep_secrets(); });
   if (ns.empty()) {
     add("/api/v1/namespaces", "",
         [this](kube::EventType t, const nlohmann::json& o) { on_ns_event(t, o); }, nothing, nothing);
@@ -106,6 +106,7 @@ Status Controller::Impl::start() {
 void Controller::Impl::stop() {
   if (stopped) return;
   stopped = true;
+  flush_state();  // every finished attempt is committed before exit
   for (auto& i : informers) i->stop();
   timer.close();
   deferrer.close();
@@ -199,6 +200,9 @@ void Controller::Impl::on_es_event(kube::EventType t, const nlohmann::json& obj)
   }
   if (e.spec) es_by_target.erase(key_of(e.meta.ns, e.spec->target_name));
   auto spec = parse_es_spec(obj);
+  // kubectl's last-applied annotation holds a copy of the whole object: never kept in memory
+  // (it is hashed into the synced version above and never copied to the Secret).
+  meta.annotations.erase("kubectl.kubernetes.io/last-applied-configuration");
   e.meta = std::move(meta);
   e.synced_version = version;
   if (spec) {
@@ -228,6 +232,7 @@ void Controller::Impl::remove_es(const std::string& uid) {
                         "externalsecret_status_condition", "externalsecret_reconcile_duration"}) {
     deps.metrics->remove(m, who);
   }
+  flush_state();  // a queued put must not resurrect the row removed here
   if (auto s = deps.state->remove(uid); !s) {
     log::warn(kComponent, "state_remove_failed", {{"error", s.error()}});
   }
@@ -257,12 +262,28 @@ void Controller::Impl::on_secret_event(kube::EventType t, const nlohmann::json& 
       }
     }
   }
-  if (!is_ready) return;
-  auto owner = es_by_target.find(key);
+  if (is_ready) check_drift(key);
+}
+
+// After a re-list, a managed Secret that is no longer there was deleted while the watch was
+// down: treat it as a DELETED event (drift repair), as client-go's Replace does.
+void Controller::Impl::sweep_secrets() {
+  std::vector<std::string> gone;
+  for (const auto& [key, s] : secrets) {
+    if (!s.seen) gone.push_back(key);
+  }
+  for (const auto& key : gone) {
+    secrets.erase(key);
+    if (is_ready) check_drift(key);
+  }
+}
+
+void Controller::Impl::check_drift(const std::string& secret_key) {
+  auto owner = es_by_target.find(secret_key);
   if (owner == es_by_target.end()) return;
   auto e = es.find(owner->second);
-  if (e != es.end() && !e->second.in_flight && is_drifted(e->second)) {
-    log::info(kComponent, "drift_detected", {{"ns", meta.ns}, {"secret", meta.name}});
+  if (e != es.end() && is_drifted(e->second)) {
+    log::info(kComponent, "drift_detected", {{"secret", secret_key}});
     enqueue_now(owner->second);
   }
 }

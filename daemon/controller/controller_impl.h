@@ -64,6 +64,8 @@ struct Controller::Impl {
   void on_store_event(const std::string& kind, kube::EventType t, const nlohmann::json& obj);
   void on_secret_event(kube::EventType t, const nlohmann::json& obj);
   void on_ns_event(kube::EventType t, const nlohmann::json& obj);
+  void sweep_secrets();
+  void check_drift(const std::string& secret_key);
   void on_synced();
   void schedule_initial(EsEntry& e);
   void enqueue_now(const std::string& uid);
@@ -72,6 +74,10 @@ struct Controller::Impl {
   void arm_timer();
   bool is_drifted(const EsEntry& e) const;
   void check_once_done();
+
+  // State writes of one loop turn go to SQLite in one transaction (put_many).
+  void queue_state(const storage::EsState& st, storage::HistoryRow h);
+  void flush_state();
 
   // reconcile.cpp
   void reconcile(const std::string& uid, const std::string& slot);
@@ -101,6 +107,8 @@ struct Controller::Impl {
   std::unordered_map<std::string, int> store_in_flight;        // by store key
   std::unordered_map<std::string, std::vector<std::string>> store_waiting;
 
+  std::vector<std::pair<storage::EsState, std::optional<storage::HistoryRow>>> pending_state;
+  bool flush_posted = false;
   int in_flight = 0;
   size_t synced_informers = 0;
   bool is_ready = false;

@@ -18,8 +18,10 @@ constexpr int64_t kDefaultRefreshMs = 3'600'000;
 constexpr size_t kMaxNameLength = 253;
 
 constexpr EnumName<CreationPolicy> kCreation[] = {
-    {"Owner", CreationPolicy::kOwner},           {"Orphan", CreationPolicy::kOrphan},
-    {"Merge", CreationPolicy::kMerge},           {"None", CreationPolicy::kNone},
+    {"Owner", CreationPolicy::kOwner},
+    {"Orphan", CreationPolicy::kOrphan},
+    {"Merge", CreationPolicy::kMerge},
+    {"None", CreationPolicy::kNone},
     {"CreateOrMerge", CreationPolicy::kCreateOrMerge},
 };
 constexpr EnumName<DeletionPolicy> kDeletion[] = {
@@ -126,7 +128,8 @@ Result<RefOptions> parse_remote_ref(const Fields& f) {
   o.ref.metadata_policy = meta;
   ESD_ASSIGN_OR_RETURN(dec, parse_enum(f, "decodingStrategy", kDecoding, Decoding::kNone));
   o.decoding = dec;
-  ESD_ASSIGN_OR_RETURN(conv, parse_enum(f, "conversionStrategy", kConversion, Conversion::kDefault));
+  ESD_ASSIGN_OR_RETURN(conv,
+                       parse_enum(f, "conversionStrategy", kConversion, Conversion::kDefault));
   o.conversion = conv;
   ESD_ASSIGN_OR_RETURN(nul, parse_enum(f, "nullBytePolicy", kNullBytes, NullBytePolicy::kIgnore));
   o.null_bytes = nul;
@@ -161,7 +164,8 @@ Status parse_find(const Fields& f, DataFromItem& item) {
   item.find.tags = std::move(tags);
   ESD_ASSIGN_OR_RETURN(dec, parse_enum(f, "decodingStrategy", kDecoding, Decoding::kNone));
   item.decoding = dec;
-  ESD_ASSIGN_OR_RETURN(conv, parse_enum(f, "conversionStrategy", kConversion, Conversion::kDefault));
+  ESD_ASSIGN_OR_RETURN(conv,
+                       parse_enum(f, "conversionStrategy", kConversion, Conversion::kDefault));
   item.conversion = conv;
   ESD_ASSIGN_OR_RETURN(nul, parse_enum(f, "nullBytePolicy", kNullBytes, NullBytePolicy::kIgnore));
   item.null_bytes = nul;
@@ -172,7 +176,8 @@ Result<Rewrite> parse_rewrite(const json& v, const std::string& path) {
   ESD_ASSIGN_OR_RETURN(f, Fields::of(v, path));
   const int kinds = int{f.has("regexp")} + int{f.has("transform")} + int{f.has("merge")};
   if (kinds != 1) return field_error(path, "exactly one of regexp, transform or merge must be set");
-  if (f.has("transform")) return field_error(f.at("transform"), "transform rewrites are not supported yet");
+  if (f.has("transform"))
+    return field_error(f.at("transform"), "transform rewrites are not supported yet");
   if (f.has("merge")) return field_error(f.at("merge"), "merge rewrites are not supported yet");
   ESD_ASSIGN_OR_RETURN(re, f.object("regexp"));
   Rewrite rw;
@@ -214,7 +219,8 @@ Result<DataFromItem> parse_data_from_item(const json& v, const std::string& path
 }
 
 Status parse_refresh(const Fields& spec, EsSpec& out) {
-  ESD_ASSIGN_OR_RETURN(policy, parse_enum(spec, "refreshPolicy", kRefresh, RefreshPolicy::kPeriodic));
+  ESD_ASSIGN_OR_RETURN(policy,
+                       parse_enum(spec, "refreshPolicy", kRefresh, RefreshPolicy::kPeriodic));
   out.refresh_policy = policy;
   if (!spec.has("refreshInterval")) {
     out.refresh_ms = kDefaultRefreshMs;
@@ -235,9 +241,11 @@ Status parse_target(const Fields& spec, const std::string& es_name, EsSpec& out)
   ESD_ASSIGN_OR_RETURN(name, t.str("name"));
   out.target_name = name.empty() ? es_name : std::move(name);
   if (out.target_name.empty()) return field_error(t.at("name"), "required");
-  ESD_ASSIGN_OR_RETURN(creation, parse_enum(t, "creationPolicy", kCreation, CreationPolicy::kOwner));
+  ESD_ASSIGN_OR_RETURN(creation,
+                       parse_enum(t, "creationPolicy", kCreation, CreationPolicy::kOwner));
   out.creation = creation;
-  ESD_ASSIGN_OR_RETURN(deletion, parse_enum(t, "deletionPolicy", kDeletion, DeletionPolicy::kRetain));
+  ESD_ASSIGN_OR_RETURN(deletion,
+                       parse_enum(t, "deletionPolicy", kDeletion, DeletionPolicy::kRetain));
   out.deletion = deletion;
   ESD_ASSIGN_OR_RETURN(immutable, t.boolean("immutable"));
   out.immutable = immutable;

@@ -51,7 +51,8 @@ Result<LabelRequirement> parse_requirement(const json& v, const std::string& pat
     return field_error(f.at("values"), "must be specified when operator is In or NotIn");
   }
   if (!needs_values && !r.values.empty()) {
-    return field_error(f.at("values"), "may not be specified when operator is Exists or DoesNotExist");
+    return field_error(f.at("values"),
+                       "may not be specified when operator is Exists or DoesNotExist");
   }
   return r;
 }
@@ -127,10 +128,10 @@ bool selector_matches(const NamespaceCondition& c,
     const bool exists = it != labels.end();
     const bool listed =
         exists && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
-    const bool ok = r.op == Op::kIn        ? listed
-                    : r.op == Op::kNotIn   ? !listed
-                    : r.op == Op::kExists  ? exists
-                                           : !exists;
+    const bool ok = r.op == Op::kIn       ? listed
+                    : r.op == Op::kNotIn  ? !listed
+                    : r.op == Op::kExists ? exists
+                                          : !exists;
     if (!ok) return false;
   }
   return true;

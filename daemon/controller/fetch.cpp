@@ -83,7 +83,9 @@ Status apply_data(FetchJob& job, size_t i, FetchOutcome& out) {
   }
   auto value = decode_value(res->value, item.decoding);
   if (!value) return wrap(where, value.error());
-  if (auto s = check_null_bytes(where, *value, item.null_bytes); !s) return wrap(where, s.error());
+  if (auto s = check_null_bytes(item.secret_key, *value, item.null_bytes); !s) {
+    return wrap(where, s.error());
+  }
   ++out.sources_found;
   if (!res->version.empty()) out.versions.push_back({item.secret_key, res->version});
   out.data.insert_or_assign(item.secret_key, std::move(*value));

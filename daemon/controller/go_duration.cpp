@@ -97,8 +97,8 @@ Status parse_segment(std::string_view& s, const std::string& orig, uint64_t& tot
     if (known.name == u) unit = known.ns;
   }
   if (unit == 0) {
-    return Error(ErrorCode::kInvalidConfig, "time: unknown unit \"" + std::string(u) +
-                                                "\" in duration \"" + orig + "\"");
+    return Error(ErrorCode::kInvalidConfig,
+                 "time: unknown unit \"" + std::string(u) + "\" in duration \"" + orig + "\"");
   }
   if (v > kMaxDuration / unit) return invalid(orig);
   v *= unit;

@@ -4,18 +4,17 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "daemon/common/result.h"
 
 // `ESD_ASSIGN_OR_RETURN(x, expr);` declares `x` holding expr's value, or returns its error.
-#define ESD_ASSIGN_OR_RETURN(var, expr)                          \
-  auto var##_result_ = (expr);                                   \
-  if (!var##_result_) return std::move(var##_result_).error();   \
+#define ESD_ASSIGN_OR_RETURN(var, expr)                        \
+  auto var##_result_ = (expr);                                 \
+  if (!var##_result_) return std::move(var##_result_).error(); \
   auto var = std::move(var##_result_).value()
 
 namespace esd::controller {

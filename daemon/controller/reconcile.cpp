@@ -136,6 +136,12 @@ void Reconcile::write_target() {
       return done(std::move(a));
     }
   }
+  // The watch cache says the Secret does not exist: create it without reading it first. If it
+  // appeared meanwhile, the create gets 409 AlreadyExists and the next round reads it.
+  const bool absent = c->secrets.find(e.meta.ns + "/" + spec.target_name) == c->secrets.end();
+  if (absent && conflicts == 0 && spec.creation != CreationPolicy::kMerge) {
+    return on_live(Error(ErrorCode::kNotFound, "secret not in watch cache"));
+  }
   auto self = shared_from_this();
   c->deps.kube->get(secret_path(e.meta.ns, spec.target_name),
                     [self](Result<nlohmann::json> live) { self->on_live(std::move(live)); });

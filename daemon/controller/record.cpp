@@ -2,6 +2,7 @@
 // if it changed, schedule the next attempt, and free the in-flight slot.
 #include "daemon/common/log.h"
 #include "daemon/controller/backoff.h"
+#include "daemon/controller/markers.h"
 #include "daemon/controller/reconcile.h"
 #include "daemon/kube/kube_client.h"
 #include "daemon/server/metrics.h"
@@ -73,7 +74,44 @@ void update_state(EsEntry& e, const Attempt& a, int64_t started_ms, int64_t now)
   if (a.set_owned) s.owned = a.owned;
 }
 
+// spec.target.name changed under creationPolicy Owner: the Secret written under the old name is
+// deleted if it still carries this ExternalSecret's created-by label (ESO's orphan cleanup).
+void delete_orphaned_target(Controller::Impl& impl, const EsEntry& e) {
+  const std::string& old = e.state.target;
+  if (!e.spec || e.spec->creation != CreationPolicy::kOwner || old.empty() ||
+      old == e.spec->target_name) {
+    return;
+  }
+  auto it = impl.secrets.find(e.meta.ns + "/" + old);
+  if (it == impl.secrets.end() || it->second.created_by != created_by_label(e.meta.ns, e.meta.name)) {
+    return;
+  }
+  EventTarget t{e.meta.ns, e.meta.name, e.meta.uid, e.meta.resource_version};
+  EventRecorder* events = &impl.events;
+  impl.deps.kube->remove("/api/v1/namespaces/" + e.meta.ns + "/secrets/" + old,
+                         [events, t](Result<nlohmann::json> r) {
+                           if (r) events->normal(t, "Deleted", "secret deleted because it was orphaned");
+                         });
+}
+
 }  // namespace
+
+void Controller::Impl::queue_state(const storage::EsState& st, storage::HistoryRow h) {
+  pending_state.emplace_back(st, std::move(h));
+  if (flush_posted) return;
+  flush_posted = true;
+  deferrer.post([this] { flush_state(); });
+}
+
+void Controller::Impl::flush_state() {
+  flush_posted = false;
+  if (pending_state.empty()) return;
+  if (auto s = deps.state->put_many(pending_state); !s) {
+    log::error(kComponent, "state_write_failed",
+               {{"error", s.error()}, {"entries", static_cast<int64_t>(pending_state.size())}});
+  }
+  pending_state.clear();
+}
 
 void Reconcile::done(Attempt a) {
   Controller::Impl& impl = *c;
@@ -95,6 +133,7 @@ void Reconcile::done(Attempt a) {
   }
   const int64_t now = impl.deps.clock->now_ms();
   const std::string prev_error = e->state.last_error;
+  if (a.outcome != Outcome::kFailed) delete_orphaned_target(impl, *e);
   update_state(*e, a, started_ms, now);
   const bool failed = a.outcome == Outcome::kFailed;
   const Labels who = {{"name", e->meta.name}, {"namespace", e->meta.ns}};
@@ -146,9 +185,7 @@ void Reconcile::done(Attempt a) {
   storage::HistoryRow h{started_ms, e->meta.ns, e->meta.name,
                         std::string(storage::outcome_name(a.outcome)),
                         failed ? e->state.last_error : std::string(), now - started_ms};
-  if (auto s = impl.deps.state->put(e->state, h); !s) {
-    log::error(kComponent, "state_write_failed", {{"error", s.error()}});
-  }
+  impl.queue_state(e->state, std::move(h));
   if (!failed) e->forced = false;
   e->pending_hmac.clear();
   e->in_flight = false;

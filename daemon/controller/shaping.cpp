@@ -86,16 +86,16 @@ RE2::Options go_options() {
 bool keeps_rune(char32_t r) {
   if (r < 0x80) {
     const auto c = static_cast<char>(r);
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
   }
   static const RE2 kLetterOrNumber("[\\p{L}\\p{N}]", go_options());
   return r != kRuneError && RE2::FullMatch(encode_rune(r), kLetterOrNumber);
 }
 
 bool valid_key_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_';
 }
 
 // Go's Regexp.expand for one match. m holds 1 + groups submatches of src.
@@ -149,9 +149,9 @@ Error invalid_keys(std::string detail) {
 
 Status validate_key(const std::string& key) {
   if (key.size() > kMaxKeyLength) {
-    return invalid_keys("key has length " + std::to_string(key.size()) +
-                        " but max is 253: (following is truncated): " +
-                        key.substr(0, kMaxKeyLength));
+    return invalid_keys(
+        "key has length " + std::to_string(key.size()) +
+        " but max is 253: (following is truncated): " + key.substr(0, kMaxKeyLength));
   }
   for (size_t i = 0; i < key.size();) {
     const Rune r = decode_rune(key, i);
@@ -261,7 +261,8 @@ Result<SecretMap> convert_keys(SecretMap in, Conversion conversion) {
       return Error(ErrorCode::kInvalidRef, "error applying conversion strategy " +
                                                std::string(conversion_name(conversion)) +
                                                " to keys: secret name collision during "
-                                               "conversion: " + converted);
+                                               "conversion: " +
+                                               converted);
     }
     out.emplace(std::move(converted), std::move(value));
   }
@@ -278,7 +279,8 @@ std::string replace_all(const RE2& re, std::string_view src, std::string_view ta
   size_t last_end = 0;
   size_t search = 0;
   while (search <= src.size()) {
-    if (!re.Match(text, search, src.size(), RE2::UNANCHORED, m.data(), static_cast<int>(m.size()))) {
+    if (!re.Match(text, search, src.size(), RE2::UNANCHORED, m.data(),
+                  static_cast<int>(m.size()))) {
       break;
     }
     const auto a0 = static_cast<size_t>(m[0].data() - src.data());
@@ -304,8 +306,8 @@ Result<SecretMap> rewrite_once(SecretMap in, const Rewrite& rw, size_t index) {
   if (!re.ok()) {
     return Error(ErrorCode::kInvalidConfig,
                  "error applying rewrite to keys: failed rewrite operation[" +
-                     std::to_string(index) + "]: regexp failed with failed to compile: " +
-                     re.error());
+                     std::to_string(index) +
+                     "]: regexp failed with failed to compile: " + re.error());
   }
   SecretMap out;
   for (auto& [key, value] : in) {

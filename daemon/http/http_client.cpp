@@ -19,8 +19,8 @@ constexpr std::string_view kComponent = "http";
 
 }  // namespace
 
-// The multi/libuv bridge (style-anchors §2). transfers_ is the authority on what is in flight;
-// every CURL* in the multi has an entry there. in_curl_ is true while curl_multi_socket_action
+// The multi/libuv bridge (style-anchors §2). `transfers` is the authority on what is in flight;
+// every CURL* in the multi has an entry there. `in_curl` is true while curl_multi_socket_action
 // runs (our write/header callbacks, hence on_data/on_headers, run inside it); multi API calls
 // that user code makes during that time are queued and applied right after it returns.
 struct HttpClient::Impl {
@@ -49,10 +49,10 @@ struct HttpClient::Impl {
   TransferId next_id = 1;
   uint64_t started = 0;
   bool in_curl = false;
-  bool closing = false;            // tearing a multi down: ignore new socket registrations
-  bool shutdown_pending = false;   // shutdown() was called from inside a curl callback
-  bool shut = false;               // shutdown() ran (or began): start() is a no-op
-  bool broken = false;             // no usable multi (init failed): start() fails every request
+  bool closing = false;           // tearing a multi down: ignore new socket registrations
+  bool shutdown_pending = false;  // shutdown() was called from inside a curl callback
+  bool shut = false;              // shutdown() ran (or began): start() is a no-op
+  bool broken = false;            // no usable multi (init failed): start() fails every request
 
   bool init_multi();
   void post_error(TransferId id, Done done, Error error);

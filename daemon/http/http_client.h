@@ -23,22 +23,22 @@
 namespace esd {
 
 struct TlsOptions {
-  std::string ca_file;           // PEM bundle file; empty = system default
-  std::string ca_pem;            // PEM bundle in memory (CURLOPT_CAINFO_BLOB); wins over ca_file
-  std::string client_cert_pem;   // mTLS client certificate (PEM)
-  Sensitive client_key_pem;      // mTLS client key (PEM)
+  std::string ca_file;          // PEM bundle file; empty = system default
+  std::string ca_pem;           // PEM bundle in memory (CURLOPT_CAINFO_BLOB); wins over ca_file
+  std::string client_cert_pem;  // mTLS client certificate (PEM)
+  Sensitive client_key_pem;     // mTLS client key (PEM)
   bool insecure_skip_verify = false;  // only honoured for kubeconfig's insecure-skip-tls-verify
-  std::string server_name;       // SNI / verification name override; empty = host of the URL
+  std::string server_name;            // SNI / verification name override; empty = host of the URL
 };
 
 struct HttpRequest {
   std::string method = "GET";
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  // never logged
-  Sensitive body;                       // request body (may hold credentials)
-  int64_t timeout_ms = 30'000;          // whole request; 0 = none (watch streams)
+  Sensitive body;                                            // request body (may hold credentials)
+  int64_t timeout_ms = 30'000;  // whole request; 0 = none (watch streams)
   int64_t connect_timeout_ms = 10'000;
-  size_t max_response_bytes = 8 << 20;  // over the cap: kTooLarge
+  size_t max_response_bytes = 8 << 20;    // over the cap: kTooLarge
   std::shared_ptr<const TlsOptions> tls;  // null = system CAs, full verification
   // Streaming: when set, body bytes are handed to on_data as they arrive instead of being
   // buffered (used by watches); whatever the status, and without a size cap. Returning false
@@ -74,7 +74,7 @@ class HttpClient {
   // Cancels everything without callbacks, cleans up the multi, closes the timer. Idempotent.
   void shutdown();
 
-  size_t in_flight() const;         // started, not yet completed or cancelled
+  size_t in_flight() const;           // started, not yet completed or cancelled
   uint64_t requests_started() const;  // every start() before shutdown, failed ones included
 
  private:

@@ -39,7 +39,8 @@ bool is_token(std::string_view s) {
 }
 
 bool has_ctl(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c == '\r' || c == '\n' || c == 0; });
+  return std::any_of(s.begin(), s.end(),
+                     [](unsigned char c) { return c == '\r' || c == '\n' || c == 0; });
 }
 
 std::string lower(std::string_view s) {
@@ -51,7 +52,8 @@ std::string lower(std::string_view s) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
     s.remove_suffix(1);
   }
   return s;
@@ -113,6 +115,8 @@ Status Transfer::set_basics(const ParsedUrl& url) {
   const char* protocols = url.loopback ? "http,https" : "https";
   set(CURLOPT_PROTOCOLS_STR, protocols);
   set(CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+  // Proxies come from the environment (https_proxy, no_proxy), but never for loopback.
+  if (url.loopback) set(CURLOPT_NOPROXY, "*");
   set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
   set(CURLOPT_TCP_KEEPALIVE, 1L);
   set(CURLOPT_ERRORBUFFER, errbuf_);
@@ -181,10 +185,14 @@ Status Transfer::set_tls(const ParsedUrl& url) {
   if (tls == nullptr || url.scheme != "https") return ok_status();
   OptSetter set(easy_.get());
   // Blobs are NOCOPY: req_.tls (a shared_ptr) keeps the bytes alive for the whole transfer.
+  // A configured CA replaces the system store; it does not add to it (as kubectl does).
   if (!tls->ca_pem.empty()) {
     curl_blob ca = nocopy_blob(tls->ca_pem);
+    set(CURLOPT_CAINFO, static_cast<char*>(nullptr));
+    set(CURLOPT_CAPATH, static_cast<char*>(nullptr));
     set(CURLOPT_CAINFO_BLOB, &ca);
   } else if (!tls->ca_file.empty()) {
+    set(CURLOPT_CAPATH, static_cast<char*>(nullptr));
     set(CURLOPT_CAINFO, tls->ca_file.c_str());
   }
   if (!tls->client_cert_pem.empty()) {
@@ -206,7 +214,8 @@ Status Transfer::set_tls(const ParsedUrl& url) {
     // it back with CONNECT_TO.
     std::string renamed = with_host(url.url, tls->server_name);
     if (renamed.empty()) return Error(ErrorCode::kInvalidConfig, "http: bad tls server name");
-    const std::string real = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    const std::string real =
+        url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
     const std::string entry = tls->server_name + ":" + url.port + ":" + real + ":" + url.port;
     connect_to_.reset(curl_slist_append(nullptr, entry.c_str()));
     if (!connect_to_) return Error(ErrorCode::kInternal, "http: out of memory");
@@ -285,7 +294,8 @@ Error Transfer::classify(CURLcode result) const {
   const int native = static_cast<int>(result);
   if (too_large_) {
     return Error(ErrorCode::kTooLarge,
-                 "http: response over " + std::to_string(req_.max_response_bytes) + " bytes", native);
+                 "http: response over " + std::to_string(req_.max_response_bytes) + " bytes",
+                 native);
   }
   if (aborted_) return Error(ErrorCode::kCancelled, "http: stream aborted by its consumer", native);
   std::string msg = std::string("http: ") + curl_easy_strerror(result);
@@ -293,8 +303,8 @@ Error Transfer::classify(CURLcode result) const {
   switch (result) {
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
-    case CURLE_SSL_CERTPROBLEM:      // our client certificate or key does not load
-    case CURLE_SSL_CACERT_BADFILE:   // our CA bundle does not load
+    case CURLE_SSL_CERTPROBLEM:     // our client certificate or key does not load
+    case CURLE_SSL_CACERT_BADFILE:  // our CA bundle does not load
     case CURLE_BAD_FUNCTION_ARGUMENT:
       return Error(ErrorCode::kInvalidConfig, std::move(msg), native);
     case CURLE_OUT_OF_MEMORY:

@@ -54,13 +54,18 @@ struct Informer::Impl {
   enum class Next { kList, kWatch };
 
   Impl(uv_loop_t* l, KubeClient& c, InformerOptions o, InformerHandler h)
-      : loop(l), client(c), opts(std::move(o)), handler(std::move(h)), rng(std::random_device{}()) {}
+      : loop(l),
+        client(c),
+        opts(std::move(o)),
+        handler(std::move(h)),
+        rng(std::random_device{}()) {}
 
   uv_loop_t* loop;
   KubeClient& client;
   InformerOptions opts;
   InformerHandler handler;
-  std::optional<UvHandle<uv_timer_t>> timer;  // exists between start() and stop()
+  std::optional<UvHandle<uv_timer_t>> timer;     // retries; exists between start() and stop()
+  std::optional<UvHandle<uv_timer_t>> deadline;  // a watch outliving its timeoutSeconds
   Next next = Next::kList;
   bool running = false;
   bool synced = false;
@@ -69,8 +74,8 @@ struct Informer::Impl {
   uint64_t gen = 0;  // bumped by start/stop: stale work checks it after each handler call
   uint64_t relists = 0;
   uint64_t watches = 0;
-  std::string rv;          // resume point: list RV, then the last event/bookmark RV
-  std::string list_rv;     // the RV of the list in progress
+  std::string rv;       // resume point: list RV, then the last event/bookmark RV
+  std::string list_rv;  // the RV of the list in progress
   std::string continue_token;
   KubeClient::RequestId list_req = 0;
   TransferId watch_id = 0;
@@ -85,6 +90,7 @@ struct Informer::Impl {
   void start_list();
   void request_page();
   void on_page(Result<json> r);
+  void on_list_error(const Error& e);
   void start_watch();
   void on_watch_line(std::string_view line);
   void on_watch_error_event(const json& status);
@@ -92,20 +98,32 @@ struct Informer::Impl {
   void drop_watch();
   void retry_later(Next what, int64_t hint_ms = -1);
   void on_timer();
+  void on_deadline();
+  bool init_timer(std::optional<UvHandle<uv_timer_t>>& t);
   static void on_timer_cb(uv_timer_t* t) noexcept { static_cast<Impl*>(t->data)->on_timer(); }
+  static void on_deadline_cb(uv_timer_t* t) noexcept { static_cast<Impl*>(t->data)->on_deadline(); }
 };
+
+bool Informer::Impl::init_timer(std::optional<UvHandle<uv_timer_t>>& t) {
+  t.emplace();
+  if (uv_timer_init(loop, t->get()) != 0) {
+    t.reset();
+    return false;
+  }
+  t->mark_initialized();
+  t->get()->data = this;
+  return true;
+}
 
 void Informer::Impl::start() {
   if (running) return;
-  timer.emplace();
-  if (uv_timer_init(loop, timer->get()) != 0) {
-    // Cannot happen for a live loop; without a timer there would be no retries.
+  if (!init_timer(timer) || !init_timer(deadline)) {
+    // Cannot happen for a live loop; without timers there would be no retries.
     log::error(kComponent, "informer_timer_init_failed", {{"path", opts.collection_path}});
     timer.reset();
+    deadline.reset();
     return;
   }
-  timer->mark_initialized();
-  timer->get()->data = this;
   running = true;
   ++gen;
   start_list();
@@ -118,6 +136,7 @@ void Informer::Impl::stop() {
   if (list_req != 0) client.cancel(std::exchange(list_req, 0));
   drop_watch();
   timer.reset();  // uv_close; memory freed in the close callback
+  deadline.reset();
 }
 
 void Informer::Impl::start_list() {
@@ -128,7 +147,8 @@ void Informer::Impl::start_list() {
 
 void Informer::Impl::request_page() {
   std::string path = opts.collection_path + sep();
-  if (!opts.label_selector.empty()) path += "labelSelector=" + url_escape(opts.label_selector) + "&";
+  if (!opts.label_selector.empty())
+    path += "labelSelector=" + url_escape(opts.label_selector) + "&";
   path += "limit=" + std::to_string(std::max(1, opts.page_limit));
   if (!continue_token.empty()) path += "&continue=" + url_escape(continue_token);
   list_req = client.get(path, [this](Result<json> r) {
@@ -143,14 +163,7 @@ void Informer::Impl::on_page(Result<json> r) {
     r = Error(ErrorCode::kTransient, "kube: list response has no items");
   }
   if (!r) {
-    const Error& e = r.error();
-    if (e.code == ErrorCode::kGone && !continue_token.empty()) {
-      log::info(kComponent, "informer_continue_expired", {{"path", opts.collection_path}});
-      start_list();
-      return;
-    }
-    log::warn(kComponent, "informer_list_failed", {{"path", opts.collection_path}, {"error", e}});
-    retry_later(Next::kList, e.retry_after_ms);
+    on_list_error(r.error());
     return;
   }
   json& list = r.value();
@@ -158,7 +171,8 @@ void Informer::Impl::on_page(Result<json> r) {
   const std::string kind = string_at(list, "kind");
   const std::string api_version = string_at(list, "apiVersion");
   const std::string cont = list.contains("metadata") && list["metadata"].is_object()
-                               ? string_at(list["metadata"], "continue") : "";
+                               ? string_at(list["metadata"], "continue")
+                               : "";
   if (first_page) {
     first_page = false;
     list_rv = resource_version_of(list);
@@ -186,6 +200,17 @@ void Informer::Impl::on_page(Result<json> r) {
   if (alive(g)) start_watch();
 }
 
+void Informer::Impl::on_list_error(const Error& e) {
+  if (e.code == ErrorCode::kGone && !continue_token.empty()) {
+    // The continue token expired between pages: start over without it (a new snapshot).
+    log::info(kComponent, "informer_continue_expired", {{"path", opts.collection_path}});
+    start_list();
+    return;
+  }
+  log::warn(kComponent, "informer_list_failed", {{"path", opts.collection_path}, {"error", e}});
+  retry_later(Next::kList, e.retry_after_ms);
+}
+
 void Informer::Impl::start_watch() {
   ++watches;
   watch_got_line = false;
@@ -199,8 +224,14 @@ void Informer::Impl::start_watch() {
       path, [this](std::string_view line) { on_watch_line(line); },
       [this](Status s) {
         watch_id = 0;
+        uv_timer_stop(deadline->get());
         on_watch_done(std::move(s));
       });
+  // The server ends the stream after `timeout` seconds. If it is still open well after that,
+  // the connection is dead without us being told (no RST): replace it.
+  const uint64_t ms = static_cast<uint64_t>(timeout + std::max(1, opts.watch_grace_s)) * 1000;
+  const int rc = uv_timer_start(deadline->get(), &Impl::on_deadline_cb, ms, 0);
+  if (rc != 0) log::error(kComponent, "informer_timer_start_failed", {{"uv_error", rc}});
 }
 
 void Informer::Impl::on_watch_line(std::string_view line) {
@@ -236,9 +267,10 @@ void Informer::Impl::on_watch_line(std::string_view line) {
 
 void Informer::Impl::on_watch_error_event(const json& status) {
   auto code_it = status.find("code");
-  const long code = code_it != status.end() && code_it->is_number_integer()
-                        ? code_it->get<long>() : 500;
-  const Error e = classify_status(code, status.dump(-1, ' ', false, json::error_handler_t::replace), "");
+  const long code =
+      code_it != status.end() && code_it->is_number_integer() ? code_it->get<long>() : 500;
+  const Error e =
+      classify_status(code, status.dump(-1, ' ', false, json::error_handler_t::replace), "");
   drop_watch();
   if (e.code == ErrorCode::kGone) {
     log::info(kComponent, "informer_watch_expired", {{"path", opts.collection_path}});
@@ -272,6 +304,14 @@ void Informer::Impl::on_watch_done(Status s) {
 
 void Informer::Impl::drop_watch() {
   if (watch_id != 0) client.cancel_stream(std::exchange(watch_id, 0));
+  if (deadline) uv_timer_stop(deadline->get());
+}
+
+void Informer::Impl::on_deadline() {
+  if (!running || watch_id == 0) return;
+  log::warn(kComponent, "informer_watch_stalled", {{"path", opts.collection_path}});
+  drop_watch();
+  start_watch();
 }
 
 void Informer::Impl::retry_later(Next what, int64_t hint_ms) {

@@ -9,9 +9,8 @@
 
 #include <functional>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "daemon/kube/kube_client.h"
 
@@ -29,10 +28,12 @@ struct InformerHandler {
 };
 
 struct InformerOptions {
-  std::string collection_path;   // e.g. /apis/external-secrets.io/v1/externalsecrets
-  std::string label_selector;    // e.g. reconcile.external-secrets.io/managed=true
-  int page_limit = 500;          // list pagination
-  int watch_timeout_s = 300;     // server-side timeoutSeconds (randomised up to 2x)
+  std::string collection_path;  // e.g. /apis/external-secrets.io/v1/externalsecrets
+  std::string label_selector;   // e.g. reconcile.external-secrets.io/managed=true
+  int page_limit = 500;         // list pagination
+  int watch_timeout_s = 300;    // server-side timeoutSeconds (randomised up to 2x)
+  int watch_grace_s = 30;       // a watch still open this long after its timeoutSeconds is
+                                // presumed dead (silent connection loss) and replaced
 };
 
 class Informer {
@@ -46,9 +47,9 @@ class Informer {
   // Cancels the list request / watch stream and closes the retry timer: no handler call follows.
   // The Informer must not be destroyed from inside one of its own handler calls.
   void stop();
-  bool synced() const;        // the first list completed
-  uint64_t relists() const;   // completed lists (1 + relists after 410 etc.)
-  uint64_t watches() const;   // how many watch streams were opened
+  bool synced() const;       // the first list completed
+  uint64_t relists() const;  // completed lists (1 + relists after 410 etc.)
+  uint64_t watches() const;  // how many watch streams were opened
 
  private:
   struct Impl;

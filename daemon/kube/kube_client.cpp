@@ -16,15 +16,29 @@ bool is_write(const std::string& method) { return method != "GET" && method != "
 
 ErrorCode code_for_status(long status) {
   switch (status) {
-    case 401: return ErrorCode::kAuth;
-    case 403: return ErrorCode::kPermission;
-    case 404: return ErrorCode::kNotFound;
-    case 409: return ErrorCode::kConflict;
-    case 410: return ErrorCode::kGone;
-    case 429: return ErrorCode::kRateLimited;
-    case 400: case 405: case 406: case 413: case 415: case 422: return ErrorCode::kInvalidConfig;
-    case 408: return ErrorCode::kTransient;
-    default: return status >= 500 && status < 600 ? ErrorCode::kTransient : ErrorCode::kInternal;
+    case 401:
+      return ErrorCode::kAuth;
+    case 403:
+      return ErrorCode::kPermission;
+    case 404:
+      return ErrorCode::kNotFound;
+    case 409:
+      return ErrorCode::kConflict;
+    case 410:
+      return ErrorCode::kGone;
+    case 429:
+      return ErrorCode::kRateLimited;
+    case 400:
+    case 405:
+    case 406:
+    case 413:
+    case 415:
+    case 422:
+      return ErrorCode::kInvalidConfig;
+    case 408:
+      return ErrorCode::kTransient;
+    default:
+      return status >= 500 && status < 600 ? ErrorCode::kTransient : ErrorCode::kInternal;
   }
 }
 
@@ -107,7 +121,8 @@ Error classify_status(long http_status, const std::string& body, const std::stri
   if (!reason.empty()) text += " " + reason;
   if (!message.empty()) text += ": " + message;
   Error e(code_for_status(http_status), std::move(text), static_cast<int>(http_status));
-  if (e.code == ErrorCode::kRateLimited || e.code == ErrorCode::kTransient) e.retry_after_ms = retry_ms;
+  if (e.code == ErrorCode::kRateLimited || e.code == ErrorCode::kTransient)
+    e.retry_after_ms = retry_ms;
   return e;
 }
 
@@ -175,9 +190,8 @@ void KubeClient::dispatch(RequestId id, Call& call) {
   if (!call.content_type.empty()) req.headers.emplace_back("Content-Type", call.content_type);
   if (!call.body.empty()) req.body = call.body.clone();  // kept for a possible retry after 401
   if (is_write(call.method)) ++writes_;
-  call.http_id = http_.start(std::move(req), [this, id](Result<HttpResponse> r) {
-    on_call_done(id, std::move(r));
-  });
+  call.http_id = http_.start(
+      std::move(req), [this, id](Result<HttpResponse> r) { on_call_done(id, std::move(r)); });
 }
 
 void KubeClient::on_call_done(RequestId id, Result<HttpResponse> result) {
@@ -228,8 +242,7 @@ KubeClient::RequestId KubeClient::update(const std::string& object_path, const n
 
 KubeClient::RequestId KubeClient::merge_patch(const std::string& object_path,
                                               const nlohmann::json& patch, JsonDone done) {
-  return submit("PATCH", object_path, dump(patch), "application/merge-patch+json",
-                std::move(done));
+  return submit("PATCH", object_path, dump(patch), "application/merge-patch+json", std::move(done));
 }
 
 KubeClient::RequestId KubeClient::remove(const std::string& object_path, JsonDone done) {

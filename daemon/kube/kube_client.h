@@ -1,7 +1,8 @@
 // KubeClient: typed access to the Kubernetes REST API over the shared HttpClient. It knows paths,
 // auth headers, Status objects and error classes, and nothing about ESO. Owned by main, on the
 // loop thread; destroying it cancels what it started. Callbacks: exactly once, on the loop, never
-// synchronously, never after cancel. Destroy it before uv_loop_close (it owns an idle handle).
+// synchronously, never after cancel. The HttpClient must outlive it; destroy it before
+// uv_loop_close (it owns an idle handle).
 #pragma once
 
 #include <uv.h>
@@ -10,10 +11,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "daemon/common/result.h"
 #include "daemon/http/http_client.h"
@@ -45,7 +45,8 @@ class KubeClient {
   // the client re-read the file and retry once.
   RequestId get(const std::string& path, JsonDone done);
   RequestId create(const std::string& collection_path, const nlohmann::json& obj, JsonDone done);
-  RequestId update(const std::string& object_path, const nlohmann::json& obj, JsonDone done);  // PUT
+  RequestId update(const std::string& object_path, const nlohmann::json& obj,
+                   JsonDone done);  // PUT
   RequestId merge_patch(const std::string& object_path, const nlohmann::json& patch, JsonDone done);
   RequestId remove(const std::string& object_path, JsonDone done);  // DELETE
   // Secret writes may carry bytes from providers: `body` is Sensitive so it is never logged.
@@ -68,8 +69,8 @@ class KubeClient {
   uint64_t writes() const { return writes_; }  // POST/PUT/PATCH/DELETE sent (retries included)
   size_t in_flight() const { return calls_.size() + streams_.size(); }
 
-  static constexpr size_t kMaxLineBytes = 16 << 20;         // one watch event
-  static constexpr uint64_t kTokenRefreshMs = 60'000;       // token_file re-read period
+  static constexpr size_t kMaxLineBytes = 16 << 20;    // one watch event
+  static constexpr uint64_t kTokenRefreshMs = 60'000;  // token_file re-read period
 
  private:
   struct Call;

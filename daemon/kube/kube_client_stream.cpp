@@ -44,9 +44,8 @@ TransferId KubeClient::stream(const std::string& path,
   req.on_headers = [st](long status) { st->status = status; };
   req.on_data = [this, st](std::string_view chunk) { return on_stream_data(st, chunk); };
   streams_.emplace(st->id, st);
-  st->http_id = http_.start(std::move(req), [this, st](Result<HttpResponse> r) {
-    on_stream_done(st, std::move(r));
-  });
+  st->http_id = http_.start(
+      std::move(req), [this, st](Result<HttpResponse> r) { on_stream_done(st, std::move(r)); });
   return st->id;
 }
 

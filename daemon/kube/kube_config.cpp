@@ -1,13 +1,13 @@
 #include "daemon/kube/kube_config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <utility>
-
-#include <yaml-cpp/yaml.h>
 
 #include "daemon/common/crypto.h"
 
@@ -84,7 +84,8 @@ Result<bool> get_bool(const YAML::Node& map, const char* key, const std::string&
 Result<YAML::Node> find_named(const YAML::Node& root, const char* list, const char* inner,
                               const std::string& name, const char* kind) {
   const YAML::Node seq = root[list];
-  if (seq && !seq.IsNull() && !seq.IsSequence()) return config_error(std::string(list) + " must be a list");
+  if (seq && !seq.IsNull() && !seq.IsSequence())
+    return config_error(std::string(list) + " must be a list");
   if (seq && seq.IsSequence()) {
     for (const auto& entry : seq) {
       if (!entry.IsMap()) continue;
@@ -92,7 +93,8 @@ Result<YAML::Node> find_named(const YAML::Node& root, const char* list, const ch
       if (n && n.IsScalar() && n.as<std::string>() == name) {
         const YAML::Node body = entry[inner];
         if (body && !body.IsNull() && !body.IsMap()) {
-          return config_error(std::string(kind) + " " + quote(name) + ": " + inner + " must be a map");
+          return config_error(std::string(kind) + " " + quote(name) + ": " + inner +
+                              " must be a map");
         }
         return body ? body : YAML::Node(YAML::NodeType::Map);
       }
@@ -144,12 +146,14 @@ Status apply_cluster(const YAML::Node& cluster, const std::string& name,
 
 Status reject_unsupported_auth(const YAML::Node& user, const std::string& where) {
   if (user["exec"] && !user["exec"].IsNull()) {
-    return config_error(where + ": exec credential plugins are not supported; use a token, "
-                                "tokenFile or client certificate");
+    return config_error(where +
+                        ": exec credential plugins are not supported; use a token, "
+                        "tokenFile or client certificate");
   }
   if (user["auth-provider"] && !user["auth-provider"].IsNull()) {
-    return config_error(where + ": auth-provider plugins are not supported; use a token, "
-                                "tokenFile or client certificate");
+    return config_error(where +
+                        ": auth-provider plugins are not supported; use a token, "
+                        "tokenFile or client certificate");
   }
   for (const char* key : {"username", "password"}) {
     if (user[key] && !user[key].IsNull()) {
@@ -278,7 +282,8 @@ Result<KubeConfig> in_cluster_config(const std::map<std::string, std::string>& e
   auto token = read_file(out.token_file, "in-cluster: token");
   if (!token) return std::move(token).error();
   if (trim(*token).empty()) {
-    return Error(ErrorCode::kInvalidConfig, "in-cluster: token file " + out.token_file + " is empty");
+    return Error(ErrorCode::kInvalidConfig,
+                 "in-cluster: token file " + out.token_file + " is empty");
   }
   auto ca = read_file(join_path(sa_dir, "ca.crt"), "in-cluster: ca.crt");
   if (!ca) return std::move(ca).error();

@@ -13,12 +13,12 @@
 namespace esd::kube {
 
 struct KubeConfig {
-  std::string server;                    // https://host:port (no trailing slash)
-  std::shared_ptr<const TlsOptions> tls; // CA, client cert/key, insecure flag, server name
-  Sensitive token;                       // static bearer token (may be empty)
-  std::string token_file;                // re-read at least every minute when set
-  std::string namespace_;                // context namespace / pod namespace (informational)
-  std::string source;                    // "kubeconfig:<path>" or "in-cluster", for logs
+  std::string server;                     // https://host:port (no trailing slash)
+  std::shared_ptr<const TlsOptions> tls;  // CA, client cert/key, insecure flag, server name
+  Sensitive token;                        // static bearer token (may be empty)
+  std::string token_file;                 // re-read at least every minute when set
+  std::string namespace_;                 // context namespace / pod namespace (informational)
+  std::string source;                     // "kubeconfig:<path>" or "in-cluster", for logs
 };
 
 // Parses kubeconfig text. `base_dir` resolves relative file paths; `context` empty means

@@ -89,8 +89,8 @@ Result<sockaddr_storage> resolve(uv_loop_t* loop, const std::string& addr) {
   }
   int port_num = -1;
   const auto pr = std::from_chars(port.data(), port.data() + port.size(), port_num);
-  if (port.empty() || pr.ec != std::errc() || pr.ptr != port.data() + port.size() ||
-      port_num < 0 || port_num > 65535) {
+  if (port.empty() || pr.ec != std::errc() || pr.ptr != port.data() + port.size() || port_num < 0 ||
+      port_num > 65535) {
     return listen_error("bad port in " + addr);
   }
   if (host.empty()) host = "0.0.0.0";
@@ -180,14 +180,17 @@ void HttpServer::Impl::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) n
 void HttpServer::Impl::on_data(Conn* c) {
   const detail::RequestHead head = detail::parse_request_head(c->in);
   switch (head.state) {
-    case detail::RequestHead::State::kIncomplete: return;
+    case detail::RequestHead::State::kIncomplete:
+      return;
     case detail::RequestHead::State::kTooLarge:
       respond(c, detail::format_response(431, "text/plain", "request head too large\n", false));
       return;
     case detail::RequestHead::State::kBad:
       respond(c, detail::format_response(400, "text/plain", "bad request\n", false));
       return;
-    case detail::RequestHead::State::kComplete: handle(c, head); return;
+    case detail::RequestHead::State::kComplete:
+      handle(c, head);
+      return;
   }
 }
 

@@ -27,7 +27,8 @@ class HttpServer {
   explicit HttpServer(uv_loop_t* loop);
   ~HttpServer();
   void add_route(HttpRoute route);
-  // addr is "HOST:PORT" (IPv4, IPv6 in brackets, or a host name such as localhost); port 0 picks one.
+  // addr is "HOST:PORT" (IPv4, IPv6 in brackets, or a host name such as localhost); port 0 picks
+  // one.
   Status listen(const std::string& addr);
   int port() const;  // the bound port, after listen()
   // Stops listening and closes every connection. Idempotent; also done by the destructor.

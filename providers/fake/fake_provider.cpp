@@ -91,7 +91,8 @@ Error no_secret() { return Error(ErrorCode::kNotFound, "Secret does not exist");
 // ESO's GetSecret: exact key+version lookup, then the optional gjson property.
 Result<Fetched> lookup(const Config& config, const RemoteRef& ref) {
   if (ref.metadata_policy == MetadataPolicy::kFetch) {
-    return Error(ErrorCode::kInvalidRef, "metadataPolicy Fetch is not supported by the fake provider");
+    return Error(ErrorCode::kInvalidRef,
+                 "metadataPolicy Fetch is not supported by the fake provider");
   }
   const auto it = config.find(ref.key + ref.version);
   if (it == config.end() || it->second.version != ref.version) return no_secret();

@@ -53,7 +53,7 @@ TEST_CASE("backoff: a rate-limit hint wins when it is longer", "[controller][bac
   CHECK(retry_after_or_backoff(2, transient, 0.5) == 2000);
 }
 
-TEST_CASE("backoff: Random draws in [0,1) and is reproducible with a seed",
+TEST_CASE("backoff: Random draws from 0 up to 1 (exclusive) and is reproducible with a seed",
           "[controller][backoff]") {
   Random a(42);
   Random b(42);

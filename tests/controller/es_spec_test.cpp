@@ -1,7 +1,6 @@
 #include "daemon/controller/es_spec.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -151,7 +150,7 @@ TEST_CASE("parse_es_spec: defaults", "[controller][es_spec]") {
 }
 
 TEST_CASE("parse_es_spec: reads every supported field", "[controller][es_spec]") {
-  auto r = parse_es_spec(es_with(json::parse(R"({
+  auto r = parse_es_spec(es_with(json::parse(R"j({
     "secretStoreRef": {"name": "css", "kind": "ClusterSecretStore"},
     "refreshInterval": "1h30m", "refreshPolicy": "OnChange",
     "target": {"name": "out", "creationPolicy": "Orphan", "deletionPolicy": "Delete",
@@ -168,7 +167,7 @@ TEST_CASE("parse_es_spec: reads every supported field", "[controller][es_spec]")
                 "conversionStrategy": "Default", "decodingStrategy": "Base64",
                 "nullBytePolicy": "Fail"},
        "sourceRef": {"storeRef": {"name": "s2", "kind": "SecretStore"}}}]
-  })")));
+  })j")));
   REQUIRE(r.ok());
   const EsSpec& s = *r;
   CHECK(s.store == StoreRef{"css", "ClusterSecretStore"});
@@ -300,7 +299,8 @@ TEST_CASE("parse_es_spec: ESO admission rules and field errors", "[controller][e
        "spec.dataFrom[0].rewrite[0]: exactly one of regexp, transform or merge must be set"},
       {R"({"dataFrom": [{"find": {"name": {"regexp": "(["}}}]})", ""},
       {R"({"dataFrom": [{"extract": {"key": "a"},
-                         "rewrite": [{"regexp": {"source": "a(", "target": "x"}}]}]})", ""},
+                         "rewrite": [{"regexp": {"source": "a(", "target": "x"}}]}]})",
+       ""},
       {R"({"dataFrom": [{"find": {"tags": {"env": 1}}}]})",
        "spec.dataFrom[0].find.tags.env: expected a string"},
   };
@@ -409,7 +409,8 @@ TEST_CASE("parse_store: kinds, refreshInterval and errors", "[controller][es_spe
   CHECK(ss->ns == "ns");
   CHECK(ss->refresh_ms == std::optional<int64_t>(60000));
   CHECK(ss->conditions.empty());  // conditions only apply to cluster stores
-  auto css = parse_store(json::parse(R"({"metadata": {"name": "c"}, "spec": {"provider": {"fake": {}}}})"));
+  auto css = parse_store(
+      json::parse(R"({"metadata": {"name": "c"}, "spec": {"provider": {"fake": {}}}})"));
   REQUIRE(css.ok());
   CHECK(css->kind == "ClusterSecretStore");
   CHECK_FALSE(css->refresh_ms.has_value());
@@ -421,8 +422,7 @@ TEST_CASE("parse_store: kinds, refreshInterval and errors", "[controller][es_spe
   const std::vector<Case> cases = {
       {R"({})", "spec.provider: must name exactly one provider"},
       {R"({"provider": {}})", "spec.provider: must name exactly one provider"},
-      {R"({"provider": {"a": {}, "b": {}}})",
-       "spec.provider: must name exactly one provider"},
+      {R"({"provider": {"a": {}, "b": {}}})", "spec.provider: must name exactly one provider"},
       {R"({"provider": {"fake": "x"}})", "spec.provider.fake: expected an object"},
       {R"({"provider": {"fake": {}}, "controller": 1})", "spec.controller: expected a string"},
       {R"({"provider": {"fake": {}}, "refreshInterval": -5})",
@@ -445,7 +445,8 @@ TEST_CASE("parse_store: kinds, refreshInterval and errors", "[controller][es_spe
   };
   for (const auto& c : cases) {
     INFO(c.spec);
-    json store = {{"kind", "ClusterSecretStore"}, {"metadata", {{"name", "c"}}},
+    json store = {{"kind", "ClusterSecretStore"},
+                  {"metadata", {{"name", "c"}}},
                   {"spec", json::parse(c.spec)}};
     auto r = parse_store(store);
     REQUIRE_FALSE(r.ok());

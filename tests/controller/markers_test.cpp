@@ -73,7 +73,8 @@ TEST_CASE("markers: syncedResourceVersion matches ESO's format", "[controller][m
   CHECK(esd::sha3_224_hex("{annotations:map[a:1 b:2] labels:map[app:x]}") ==
         "7a9d14fc4c98c8b2363ada4bb72d815002f918edc3da4746679c79ee");
   // Labels and annotations are not interchangeable.
-  CHECK(synced_resource_version(1, {{"a", "1"}}, {}) != synced_resource_version(1, {}, {{"a", "1"}}));
+  CHECK(synced_resource_version(1, {{"a", "1"}}, {}) !=
+        synced_resource_version(1, {}, {{"a", "1"}}));
 }
 
 TEST_CASE("markers: constants", "[controller][markers]") {

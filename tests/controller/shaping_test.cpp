@@ -1,7 +1,6 @@
 #include "daemon/controller/shaping.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -36,14 +35,14 @@ TEST_CASE("decode_value: applies ESO decoding strategies", "[controller][shaping
       {"Z3JlYXQtbmFtZQ==", Decoding::kBase64, "great-name"},  // C17
       {"Z3JlYXQtbmFtZQ==", Decoding::kNone, "Z3JlYXQtbmFtZQ=="},
       {"Z3JlYXQtbmFtZQ==", Decoding::kAuto, "great-name"},
-      {"Zm9v\nYmFy\r\n", Decoding::kBase64, "foobar"},          // Go ignores CR/LF
+      {"Zm9v\nYmFy\r\n", Decoding::kBase64, "foobar"},  // Go ignores CR/LF
       {"", Decoding::kBase64, ""},
       {"-_8=", Decoding::kBase64Url, "\xFB\xFF"},
-      {"-_8=", Decoding::kAuto, "\xFB\xFF"},                    // std fails, URL works
+      {"-_8=", Decoding::kAuto, "\xFB\xFF"},  // std fails, URL works
       {"+/8=", Decoding::kAuto, "\xFB\xFF"},
-      {"test", Decoding::kAuto, "\xB5\xEB\x2D"},                // [quirk] valid base64
+      {"test", Decoding::kAuto, "\xB5\xEB\x2D"},  // [quirk] valid base64
       {"happy calm street No. 1", Decoding::kAuto, "happy calm street No. 1"},
-      {"Zm9vYg", Decoding::kAuto, "Zm9vYg"},                    // unpadded: left alone
+      {"Zm9vYg", Decoding::kAuto, "Zm9vYg"},  // unpadded: left alone
   };
   for (const auto& c : cases) {
     INFO(c.in << " / " << decoding_name(c.decoding));
@@ -59,12 +58,10 @@ TEST_CASE("decode_value: errors never echo the value", "[controller][shaping]") 
     Decoding decoding;
   };
   const std::vector<Case> cases = {
-      {"Zm9vYg", Decoding::kBase64},          // padding required (StdEncoding)
-      {"Zm9vYg==", Decoding::kBase64Url},     // fine
-      {"not base64!", Decoding::kBase64},
-      {"-_8=", Decoding::kBase64},
-      {"+/8=", Decoding::kBase64Url},
-      {"Zm9v=Zm9v", Decoding::kBase64},
+      {"Zm9vYg", Decoding::kBase64},       // padding required (StdEncoding)
+      {"Zm9vYg==", Decoding::kBase64Url},  // fine
+      {"not base64!", Decoding::kBase64}, {"-_8=", Decoding::kBase64},
+      {"+/8=", Decoding::kBase64Url},     {"Zm9v=Zm9v", Decoding::kBase64},
   };
   for (const auto& c : cases) {
     INFO(c.in);
@@ -105,8 +102,8 @@ TEST_CASE("convert_key: Default and Unicode strategies per rune", "[controller][
       {"\xE6\x97\xA5\xE6\x9C\xAC", "\xE6\x97\xA5\xE6\x9C\xAC",  // 日本: letters
        "\xE6\x97\xA5\xE6\x9C\xAC"},
       {"\xD9\xA1\xE2\x85\xAB", "\xD9\xA1\xE2\x85\xAB", "\xD9\xA1\xE2\x85\xAB"},  // ١ Nd, Ⅻ Nl
-      {"x\xF0\x9F\x98\x80", "x_", "x_U1f600_"},                 // emoji is a symbol
-      {"bad\xFF", "bad_", "bad_Ufffd_"},                        // invalid byte = U+FFFD
+      {"x\xF0\x9F\x98\x80", "x_", "x_U1f600_"},  // emoji is a symbol
+      {"bad\xFF", "bad_", "bad_Ufffd_"},         // invalid byte = U+FFFD
       {"path/to:key@1", "path_to_key_1", "path_U002f_to_U003a_key_U0040_1"},
   };
   for (const auto& c : cases) {
@@ -137,9 +134,9 @@ TEST_CASE("regexp_replace_all: Go ReplaceAllString semantics", "[controller][sha
   };
   const std::vector<Case> cases = {
       {"(.*)", "username", "my_$1", "my_username"},  // C10: no second, empty match at the end
-      {"a(x*)b", "-ab-axxb-", "T", "-T-T-"},        // Go docs examples
+      {"a(x*)b", "-ab-axxb-", "T", "-T-T-"},         // Go docs examples
       {"a(x*)b", "-ab-axxb-", "$1", "--xx-"},
-      {"a(x*)b", "-ab-axxb-", "$1W", "---"},        // "$1W" is group "1W": empty
+      {"a(x*)b", "-ab-axxb-", "$1W", "---"},  // "$1W" is group "1W": empty
       {"a(x*)b", "-ab-axxb-", "${1}W", "-W-xxW-"},
       {"a(?P<mid>x*)b", "-ab-axxb-", "<$mid>", "-<>-<xx>-"},
       {"a(?P<mid>x*)b", "-ab-axxb-", "<${mid}>", "-<>-<xx>-"},
@@ -148,8 +145,8 @@ TEST_CASE("regexp_replace_all: Go ReplaceAllString semantics", "[controller][sha
       {"b", "abc", "$$", "a$c"},
       {"b", "abc", "$", "a$c"},
       {"b", "abc", "${x", "a${xc"},
-      {"(b)", "abc", "$2", "ac"},                   // missing group: empty
-      {"(b)", "abc", "$01", "ac"},                  // leading zero: a name, not a number
+      {"(b)", "abc", "$2", "ac"},   // missing group: empty
+      {"(b)", "abc", "$01", "ac"},  // leading zero: a name, not a number
       {"e2e_find_and_rewrite_(.*)", "e2e_find_and_rewrite_ns_one", "$1", "ns_one"},  // C19
       {"^path/", "path/to/key", "", "to/key"},
       {"x", "\xC3\xA9x\xC3\xA9", "y", "\xC3\xA9y\xC3\xA9"},
@@ -224,9 +221,8 @@ TEST_CASE("shape_data_from: rewrite or convert, then validate, decode, NUL check
   DataFromItem item;
   item.decoding = Decoding::kAuto;
   SECTION("C17: Auto decoding of an extracted map") {
-    auto r = shape_data_from(make_map({{"name", "Z3JlYXQtbmFtZQ=="},
-                                       {"address", "happy calm street No. 1"}}),
-                             item);
+    auto r = shape_data_from(
+        make_map({{"name", "Z3JlYXQtbmFtZQ=="}, {"address", "happy calm street No. 1"}}), item);
     REQUIRE(r.ok());
     CHECK(r->at("name").view() == "great-name");
     CHECK(r->at("address").view() == "happy calm street No. 1");

@@ -67,15 +67,14 @@ def wait_for(pred, timeout=WAIT, what="condition"):
 class Daemon:
     """One extsecretd subprocess; stderr/stdout are read into lists by background threads."""
 
-    def __init__(self, binary, args):
+    def __init__(self, binary, args, env=None):
         self.args = [binary] + list(args)
         self.lines, self.out_lines = [], []
         self._lock = threading.Lock()
-        self.proc = launch(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self._threads = [threading.Thread(target=self._pump, args=(self.proc.stderr, self.lines),
-                                          daemon=True),
-                         threading.Thread(target=self._pump, args=(self.proc.stdout, self.out_lines),
-                                          daemon=True)]
+        self.proc = launch(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self._threads = [threading.Thread(target=self._pump, args=(stream, sink), daemon=True)
+                         for stream, sink in ((self.proc.stderr, self.lines),
+                                              (self.proc.stdout, self.out_lines))]
         for t in self._threads:
             t.start()
         self.metrics_port = None
@@ -140,7 +139,8 @@ class Daemon:
     def wait_ready(self, timeout=WAIT):
         def ready():
             if self.proc.poll() is not None:
-                raise AssertionError("extsecretd exited with %s before /readyz" % self.proc.returncode)
+                raise AssertionError("extsecretd exited with %s before /readyz"
+                                     % self.proc.returncode)
             try:
                 return self.http("/readyz")[0] == 200
             except OSError:

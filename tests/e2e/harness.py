@@ -106,7 +106,8 @@ class Cluster:
             if cur is None:
                 status, out = self.api("POST", coll, body)
             else:
-                body.setdefault("metadata", {})["resourceVersion"] = cur["metadata"]["resourceVersion"]
+                rv = cur["metadata"]["resourceVersion"]
+                body.setdefault("metadata", {})["resourceVersion"] = rv
                 status, out = self.api("PUT", path, body)
             if status in (200, 201):
                 return out
@@ -220,8 +221,10 @@ class E2ETestCase(unittest.TestCase):
             args += ["--metrics-addr", "127.0.0.1:0"]
         return args + list(extra)
 
-    def start_daemon(self, *extra, ready=True):
-        d = Daemon(binary(), self.daemon_args(*extra))
+    def start_daemon(self, *extra, ready=True, args=None, env=None):
+        """Starts `run` (args replaces the default arguments); waits for /readyz unless
+        ready=False."""
+        d = Daemon(binary(), self.daemon_args(*extra) if args is None else args, env=env)
         self.daemons.append(d)
         self.addCleanup(d.kill)
         if ready:

@@ -69,7 +69,8 @@ class Drift(harness.E2ETestCase):
         self.cluster.apply(external_secret(NS, "sentinel", data=[ref("key", "other")]))
         self.wait_data("sentinel", {"key": "o"})
         self.wait_condition("sentinel", "True", "SecretSynced")
-        self.assertEqual(decode_data(self.cluster.get(secret_path(NS, "orphan"))), {"key": "tampered"})
+        self.assertEqual(decode_data(self.cluster.get(secret_path(NS, "orphan"))),
+                         {"key": "tampered"})
         self.assertEqual([o for o in self.outcomes("orphan")[before:] if o != "skipped"], [],
                          "no sync of the Orphan ExternalSecret because of the edit")
         # The next refresh (forced through an annotation change) restores the data.

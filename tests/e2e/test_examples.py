@@ -67,7 +67,8 @@ class Examples(harness.E2ETestCase):
         name = css["metadata"]["name"]
         entry = css["spec"]["provider"]["fake"]["data"][0]
         for ns in ("default", "team-a", "elsewhere"):
-            self.cluster.apply(external_secret(ns, "shared", store=name, store_kind="ClusterSecretStore",
+            self.cluster.apply(external_secret(ns, "shared", store=name,
+                                               store_kind="ClusterSecretStore",
                                                data=[ref("value", entry["key"])]))
         self.start_daemon()
         self.wait_data("shared", {"value": entry["value"]}, ns="default")

@@ -8,7 +8,7 @@ import signal
 import stat
 
 import harness
-from harness import es_path, external_secret, fake_store, ref
+from harness import es_path, external_secret, fake_store, ref, secret_path
 
 NS = "e2e"
 ESO_METRICS = ("externalsecret_sync_calls_total", "externalsecret_sync_calls_error",
@@ -78,12 +78,37 @@ class Lifecycle(harness.E2ETestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertTrue(r.stderr.strip(), "one clear log line on stderr")
 
+    def test_namespace_flag_watches_one_namespace_only(self):
+        for ns in ("other", NS):
+            self.cluster.apply(fake_store(ns, "store", {"k": ns}))
+            self.cluster.apply(external_secret(ns, "app", data=[ref("key", "k")]))
+        self.start_daemon("--namespace", NS)
+        self.wait_data("app", {"key": NS})
+        self.wait_condition("app", "True", "SecretSynced")
+        self.assertIsNone(self.cluster.get(secret_path("other", "app")))
+        self.assertFalse(self.cluster.get(es_path("other", "app")).get("status"))
+        paths = {r["path"] for r in self.cluster.daemon_requests(0)}
+        self.assertEqual([p for p in paths if "/namespaces/other/" in p], [])
+        cluster_wide = {"/api/v1/secrets", "/apis/external-secrets.io/v1/externalsecrets",
+                        "/apis/external-secrets.io/v1/secretstores"}
+        self.assertEqual(paths & cluster_wide, set(),
+                         "namespaced kinds are listed and watched in that namespace only")
+
+    def test_kubeconfig_from_the_environment(self):
+        self.cluster.apply(fake_store(NS, "store", {"k": "v1"}))
+        self.cluster.apply(external_secret(NS, "app", data=[ref("key", "k")]))
+        args = self.daemon_args()
+        del args[args.index("--kubeconfig"):args.index("--kubeconfig") + 2]
+        env = dict(os.environ, KUBECONFIG=self.kubeconfig)
+        self.start_daemon(args=args, env=env)
+        self.wait_data("app", {"key": "v1"})
+
     def test_health_and_readiness(self):
         self.cluster.apply(fake_store(NS, "store", {"k": "v1"}))
         self.cluster.apply(external_secret(NS, "app", data=[ref("key", "k")]))
         # Hold the first list of ExternalSecrets back: not ready until it has been processed.
-        self.cluster.fake.fault(method="GET", path_regex="^/apis/external-secrets.io/v1/externalsecrets$",
-                                status=0, delay_ms=4000, count=1)
+        self.cluster.fake.fault(method="GET", status=0, delay_ms=4000, count=1,
+                                path_regex="^/apis/external-secrets.io/v1/externalsecrets$")
         d = self.start_daemon(ready=False)
         d.wait_metrics_port()
         self.assertEqual(d.http("/healthz")[0], 200)

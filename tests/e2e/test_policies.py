@@ -91,7 +91,8 @@ class CreationPolicy(harness.E2ETestCase):
         self.assertIs(s.get("immutable"), True)
         self.cluster.apply(fake_store(NS, "store", {"k": "v2", "j": "w1"}))
         es = self.wait_condition("imm", "False", "SecretSyncedError")
-        self.assertEqual(ready_condition(es)["message"], "could not update secret, target is immutable")
+        self.assertEqual(ready_condition(es)["message"],
+                         "could not update secret, target is immutable")
         now = self.cluster.get(secret_path(NS, "imm"))
         self.assertEqual(decode_data(now), {"key": "v1"})
 
@@ -107,7 +108,8 @@ class DeletionPolicy(harness.E2ETestCase):
         self.cluster.apply(fake_store(NS, "store", data))
 
     def es(self, policy, **spec):
-        self.cluster.apply(external_secret(NS, "app", refresh="1s", target={"deletionPolicy": policy},
+        self.cluster.apply(external_secret(NS, "app", refresh="1s",
+                                           target={"deletionPolicy": policy},
                                            data=[ref("a", "a"), ref("b", "b")], **spec))
         self.start_daemon()
         return self.wait_data("app", {"a": "1", "b": "2"})
@@ -123,7 +125,8 @@ class DeletionPolicy(harness.E2ETestCase):
         self.remote({})
         self.wait_secret_gone("app")
         es = self.wait_condition("app", "True", "SecretDeleted")
-        self.assertEqual(ready_condition(es)["message"], "secret deleted due to DeletionPolicy=Delete")
+        self.assertEqual(ready_condition(es)["message"],
+                         "secret deleted due to DeletionPolicy=Delete")
         deleted = self.wait_until(lambda: [e for e in self.cluster.events(NS, "app")
                                            if e.get("reason") == "Deleted"], what="Deleted event")
         self.assertEqual(event_text(deleted[0]), "secret deleted due to DeletionPolicy=Delete")

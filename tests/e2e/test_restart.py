@@ -48,7 +48,8 @@ class Restart(harness.E2ETestCase):
         writes = [w for w in self.cluster.writes(seq) if "/namespaces/%s/" % NS in w["path"]]
         self.assertEqual(writes, [], "no Secret, status or event write for not-due items")
         for n in ("app", "app2"):
-            self.assertEqual(self.cluster.get(secret_path(NS, n))["metadata"]["resourceVersion"], rv[n])
+            now = self.cluster.get(secret_path(NS, n))
+            self.assertEqual(now["metadata"]["resourceVersion"], rv[n])
             new_rows = self.history(n)[rows_before[n]:]
             self.assertEqual([r for r in new_rows if r["outcome"] != "skipped"], [],
                              "no fetch attempt recorded for %s after the restart" % n)
@@ -79,7 +80,8 @@ class Restart(harness.E2ETestCase):
                                   "NEXT-DUE", "FAILURES", "ERROR"])
         rows = [line.split() for line in st.stdout.splitlines()[1:] if line.strip()]
         self.assertEqual(sorted(r[:4] for r in rows),
-                         [[NS, "app", "store", "written"], [NS, "app2", "store2", "written"]])
+                         [[NS, "app", "SecretStore/store", "written"],
+                          [NS, "app2", "SecretStore/store2", "written"]])
 
         hist = self.cli("history", "%s/app" % NS, "--state", self.state, "--limit", "10")
         self.assertEqual(hist.returncode, 0, hist.stderr)

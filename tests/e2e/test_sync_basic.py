@@ -23,9 +23,9 @@ class FirstSync(harness.E2ETestCase):
     def test_secret_metadata_data_and_owner_are_exactly_esos(self):
         c = self.cluster
         c.apply(fake_store(NS, "store", {"db-pass": "s3cr3t", "db-user": "admin"}))
-        c.apply(external_secret(NS, "app", data=[ref("password", "db-pass"), ref("user", "db-user")],
-                                target={"name": "app-secret"}, labels={"team": "a"},
-                                annotations={"note": "x"}))
+        c.apply(external_secret(NS, "app", target={"name": "app-secret"}, labels={"team": "a"},
+                                annotations={"note": "x"},
+                                data=[ref("password", "db-pass"), ref("user", "db-user")]))
         self.start_daemon()
         es = self.wait_condition("app", "True", "SecretSynced")
         s = self.wait_secret("app-secret")
@@ -68,7 +68,8 @@ class FirstSync(harness.E2ETestCase):
 
         row = self.status_row("app")
         self.assertIsNotNone(row, "sync_status has a row for the ExternalSecret")
-        self.assertEqual((row["store"], row["target"], row["last_outcome"]), ("store", "out", "written"))
+        self.assertEqual((row["store"], row["target"], row["last_outcome"]),
+                         ("SecretStore/store", "out", "written"))
         self.assertEqual(row["consecutive_failures"], 0)
         self.assertFalse(row["last_error"])
         self.assertEqual(row["write_count"], 1)
@@ -126,7 +127,8 @@ class FirstSync(harness.E2ETestCase):
             "unrelated": "x"}))
         self.cluster.apply(external_secret(NS, "plain", target={"name": "plain"}, data_from=[
             {"find": {"name": {"regexp": "e2e_find_name_.+"}}}]))
-        self.cluster.apply(external_secret(NS, "rewritten", target={"name": "rewritten"}, data_from=[
+        self.cluster.apply(external_secret(NS, "rewritten", target={"name": "rewritten"},
+                                           data_from=[
             {"find": {"name": {"regexp": "e2e_find_name_.+"}},
              "rewrite": [{"regexp": {"source": "e2e_find_name_(.*)", "target": "$1"}}]}]))
         self.start_daemon()

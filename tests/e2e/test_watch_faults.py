@@ -10,8 +10,9 @@ NS = "e2e"
 ES_COLLECTION = "/apis/external-secrets.io/v1/externalsecrets"
 # Cluster-wide collections: only the daemon's list/watch requests use these paths (the harness
 # reads namespaced object paths), so faults on them never hit the test's own requests.
-INFORMER_PATHS = (r"^(/api/v1/secrets|/apis/external-secrets.io/v1/"
-                  r"(externalsecrets|secretstores|clustersecretstores))$")
+INFORMER_LISTS = ("/api/v1/secrets", ES_COLLECTION, "/apis/external-secrets.io/v1/secretstores",
+                  "/apis/external-secrets.io/v1/clustersecretstores")
+INFORMER_PATHS = "^(%s)$" % "|".join(INFORMER_LISTS)
 
 
 class WatchFaults(harness.E2ETestCase):
@@ -30,9 +31,9 @@ class WatchFaults(harness.E2ETestCase):
         self.assertTrue(self.fake.wait_watches(4), "the daemon keeps four watches open")
         return d
 
-    def lists_since(self, seq, path):
+    def relists_since(self, seq):
         return [r for r in self.cluster.daemon_requests(seq)
-                if r["method"] == "GET" and not r["watch"] and r["path"] == path]
+                if r["method"] == "GET" and not r["watch"] and r["path"] in INFORMER_LISTS]
 
     def test_dropped_watches_reconnect_and_still_react(self):
         self.running()
@@ -49,11 +50,14 @@ class WatchFaults(harness.E2ETestCase):
     def expire_and_check(self, mode):
         self.running()
         seq = self.cluster.last_seq()
+        # Move the global resourceVersion past what the informers have seen (they only learn it
+        # from bookmarks), so that resuming after the compaction is 410 Expired for them.
+        self.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "bump", "namespace": NS}, "data": {"a": "b"}})
         self.fake.expire_watches(mode)
         self.cluster.apply(external_secret(NS, "second", data=[ref("key", "j")]))
         self.wait_data("second", {"key": "w1"})
-        self.wait_until(lambda: self.lists_since(seq, ES_COLLECTION),
-                        what="a re-list of externalsecrets after 410 Expired")
+        self.wait_until(lambda: self.relists_since(seq), what="a re-list after 410 Expired")
         self.cluster.delete(secret_path(NS, "first"))
         self.wait_data("first", {"key": "v1"})
 
@@ -70,6 +74,17 @@ class WatchFaults(harness.E2ETestCase):
         self.fake.drop_watches()
         self.cluster.apply(external_secret(NS, "second", data=[ref("key", "j")]))
         self.wait_data("second", {"key": "w1"}, timeout=45)
+
+    def test_secret_deleted_while_its_watch_is_down_is_recreated(self):
+        # The Secret informer cannot resume (410) and its re-list fails a few times; the Secret is
+        # deleted meanwhile. The re-list no longer contains it: that must count as a deletion.
+        self.running()
+        self.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "bump", "namespace": NS}, "data": {"a": "b"}})
+        self.fake.fault(method="GET", path_regex=r"^/api/v1/secrets$", status=500, count=3)
+        self.fake.expire_watches()
+        self.cluster.delete(secret_path(NS, "first"))
+        self.wait_data("first", {"key": "v1"}, timeout=45)
 
     def test_500_on_secret_create_is_retried(self):
         self.fake.fault(method="POST", path_regex=r"^/api/v1/namespaces/%s/secrets$" % NS,

@@ -43,9 +43,11 @@ Result<std::unique_ptr<FakeApiServer>> FakeApiServer::start(FakeApiServerOptions
   std::string tmpl = "/tmp/esd-fakekube-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) return Error(ErrorCode::kInternal, "mkdtemp failed");
   s->dir_ = tmpl;
-  std::vector<std::string> args = {"python3", ESD_SOURCE_DIR "/tests/fakes/kube_apiserver.py",
-                                   "--port", "0", "--port-file", s->dir_ + "/port",
-                                   "--token", s->opts_.token, "--quiet"};
+  std::vector<std::string> args = {"python3",     ESD_SOURCE_DIR "/tests/fakes/kube_apiserver.py",
+                                   "--port",      "0",
+                                   "--port-file", s->dir_ + "/port",
+                                   "--token",     s->opts_.token,
+                                   "--quiet"};
   if (s->opts_.tls) {
     args.push_back("--tls-dir");
     args.push_back(s->dir_ + "/tls");

@@ -8,10 +8,9 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "daemon/common/result.h"
 #include "daemon/kube/kube_config.h"
@@ -40,8 +39,8 @@ class FakeApiServer {
   FakeApiServer& operator=(const FakeApiServer&) = delete;
 
   int port() const { return port_; }
-  std::string url() const;             // http(s)://127.0.0.1:<port>
-  std::string ca_file() const;         // TLS mode: the generated CA (PEM)
+  std::string url() const;      // http(s)://127.0.0.1:<port>
+  std::string ca_file() const;  // TLS mode: the generated CA (PEM)
   // A KubeConfig pointing at the fake with the given bearer token (default: the fake's token).
   kube::KubeConfig kube_config(const std::string& token = "\x01") const;
 

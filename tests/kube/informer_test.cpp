@@ -1,7 +1,6 @@
 #include "daemon/kube/informer.h"
 
 #include <catch2/catch.hpp>
-
 #include <map>
 #include <string>
 #include <vector>
@@ -12,8 +11,8 @@ namespace esd::kube {
 namespace {
 
 using esd::testing::config_map;
-using esd::testing::KubeEnv;
 using esd::testing::kConfigMaps;
+using esd::testing::KubeEnv;
 using nlohmann::json;
 
 // What a handler would keep: name -> data.k, with mark-and-sweep on relists.
@@ -33,7 +32,9 @@ struct Recorder {
     };
     h.on_event = [this](EventType t, const json& obj) {
       const std::string name = obj["metadata"]["name"].get<std::string>();
-      const char* kind = t == EventType::kAdded ? "ADDED" : t == EventType::kModified ? "MODIFIED" : "DELETED";
+      const char* kind = t == EventType::kAdded      ? "ADDED"
+                         : t == EventType::kModified ? "MODIFIED"
+                                                     : "DELETED";
       log.push_back(std::string(kind) + " " + name);
       if (t == EventType::kDeleted) {
         objects.erase(name);
@@ -222,7 +223,8 @@ TEST_CASE("Informer: expired watch (410 ERROR event) relists without losing even
 TEST_CASE("Informer: list failures are retried with backoff", "[kube][informer][fake]") {
   KubeEnv env;
   create_cm(env, "a");
-  env.fake->add_fault({{"method", "GET"}, {"path_regex", "configmaps$"}, {"status", 500}, {"count", 2}});
+  env.fake->add_fault(
+      {{"method", "GET"}, {"path_regex", "configmaps$"}, {"status", 500}, {"count", 2}});
   Recorder rec;
   Informer inf(env.loop.get(), *env.kube, options(), rec.handler());
   inf.start();
@@ -247,8 +249,11 @@ TEST_CASE("Informer: an expired continue token restarts the list from the first 
     begin();
     if (!injected) {  // the next page request (with continue) gets 410 Expired
       injected = true;
-      env.fake->add_fault({{"method", "GET"}, {"path_regex", "configmaps$"}, {"status", 410},
-                           {"reason", "Expired"}, {"count", 1}});
+      env.fake->add_fault({{"method", "GET"},
+                           {"path_regex", "configmaps$"},
+                           {"status", 410},
+                           {"reason", "Expired"},
+                           {"count", 1}});
     }
   };
   InformerOptions opts = options();
@@ -274,8 +279,11 @@ TEST_CASE("Informer: stop() ends all callbacks and the loop closes", "[kube][inf
   Informer inf(env.loop.get(), *env.kube, options(), rec.handler());
 
   SECTION("while the list is in flight") {
-    env.fake->add_fault({{"method", "GET"}, {"path_regex", "configmaps$"}, {"status", 0},
-                         {"delay_ms", 300}, {"count", 1}});
+    env.fake->add_fault({{"method", "GET"},
+                         {"path_regex", "configmaps$"},
+                         {"status", 0},
+                         {"delay_ms", 300},
+                         {"count", 1}});
     inf.start();
     inf.stop();
   }
@@ -285,8 +293,8 @@ TEST_CASE("Informer: stop() ends all callbacks and the loop closes", "[kube][inf
     inf.stop();
   }
   SECTION("while waiting to retry") {
-    env.fake->add_fault({{"method", "GET"}, {"path_regex", "configmaps$"}, {"status", 503},
-                         {"count", 1}});
+    env.fake->add_fault(
+        {{"method", "GET"}, {"path_regex", "configmaps$"}, {"status", 503}, {"count", 1}});
     inf.start();
     REQUIRE(env.loop.run_until([&] { return list_requests(env).size() == 1; }, 10'000, 20));
     inf.stop();
@@ -297,6 +305,39 @@ TEST_CASE("Informer: stop() ends all callbacks and the loop closes", "[kube][inf
   CHECK(rec.log.size() == events);
   CHECK(env.kube->in_flight() == 0);
   REQUIRE(env.close() == 0);  // the informer still exists: stop() released its handles
+}
+
+}  // namespace esd::kube
+
+namespace esd::kube {
+
+TEST_CASE("Informer: a watch open long past its timeoutSeconds is replaced",
+          "[kube][informer][fake]") {
+  KubeEnv env;
+  create_cm(env, "a");
+  Recorder rec;
+  InformerHandler h = rec.handler();
+  auto synced = h.on_synced;
+  h.on_synced = [&, synced] {
+    synced();
+    // The first watch request hangs (no response at all) for far longer than its deadline.
+    env.fake->add_fault({{"method", "GET"},
+                         {"path_regex", "configmaps$"},
+                         {"status", 0},
+                         {"delay_ms", 20'000},
+                         {"count", 1}});
+  };
+  InformerOptions opts = options();
+  opts.watch_timeout_s = 1;
+  opts.watch_grace_s = 1;
+  Informer inf(env.loop.get(), *env.kube, opts, h);
+  inf.start();
+  REQUIRE(env.loop.run_until([&] { return inf.watches() >= 2; }, 15'000));
+  create_cm(env, "b");
+  REQUIRE(env.loop.run_until([&] { return rec.objects.count("b") == 1; }));
+  CHECK(inf.relists() == 1);
+  inf.stop();
+  REQUIRE(env.close() == 0);
 }
 
 }  // namespace esd::kube

@@ -1,7 +1,9 @@
 #include "daemon/kube/kube_client.h"
 
 #include <catch2/catch.hpp>
-
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,8 +14,8 @@ namespace esd::kube {
 namespace {
 
 using esd::testing::config_map;
-using esd::testing::KubeEnv;
 using esd::testing::kConfigMaps;
+using esd::testing::KubeEnv;
 using nlohmann::json;
 
 std::string status_body(int code, const std::string& reason, const std::string& message) {
@@ -25,7 +27,8 @@ std::string status_body(int code, const std::string& reason, const std::string& 
 // Requests of the fake's log that are not watches, as "METHOD path".
 std::vector<std::string> api_calls(const json& log) {
   std::vector<std::string> out;
-  for (const auto& e : log) out.push_back(e["method"].get<std::string>() + " " + e["path"].get<std::string>());
+  for (const auto& e : log)
+    out.push_back(e["method"].get<std::string>() + " " + e["path"].get<std::string>());
   return out;
 }
 
@@ -37,11 +40,13 @@ TEST_CASE("classify_status: maps HTTP status and Status body to error codes", "[
     ErrorCode code;
   };
   const std::vector<Case> cases = {
-      {400, ErrorCode::kInvalidConfig}, {401, ErrorCode::kAuth},       {403, ErrorCode::kPermission},
-      {404, ErrorCode::kNotFound},      {409, ErrorCode::kConflict},   {410, ErrorCode::kGone},
+      {400, ErrorCode::kInvalidConfig}, {401, ErrorCode::kAuth},
+      {403, ErrorCode::kPermission},    {404, ErrorCode::kNotFound},
+      {409, ErrorCode::kConflict},      {410, ErrorCode::kGone},
       {413, ErrorCode::kInvalidConfig}, {415, ErrorCode::kInvalidConfig},
-      {422, ErrorCode::kInvalidConfig}, {429, ErrorCode::kRateLimited}, {500, ErrorCode::kTransient},
-      {503, ErrorCode::kTransient},     {504, ErrorCode::kTransient},  {302, ErrorCode::kInternal},
+      {422, ErrorCode::kInvalidConfig}, {429, ErrorCode::kRateLimited},
+      {500, ErrorCode::kTransient},     {503, ErrorCode::kTransient},
+      {504, ErrorCode::kTransient},     {302, ErrorCode::kInternal},
   };
   for (const auto& c : cases) {
     INFO(c.status);
@@ -95,12 +100,14 @@ TEST_CASE("KubeClient: create, get, update with 409 on a stale resourceVersion",
 
   json next = *got;
   next["data"]["k"] = "v2";
-  auto updated = env.await([&](auto done) { kube.update(std::string(kConfigMaps) + "/a", next, done); });
+  auto updated =
+      env.await([&](auto done) { kube.update(std::string(kConfigMaps) + "/a", next, done); });
   REQUIRE(updated.ok());
   CHECK((*updated)["metadata"]["resourceVersion"] != rv1);
 
   next["metadata"]["resourceVersion"] = rv1;  // stale
-  auto stale = env.await([&](auto done) { kube.update(std::string(kConfigMaps) + "/a", next, done); });
+  auto stale =
+      env.await([&](auto done) { kube.update(std::string(kConfigMaps) + "/a", next, done); });
   REQUIRE_FALSE(stale.ok());
   CHECK(stale.error().code == ErrorCode::kConflict);
   CHECK_THAT(stale.error().message, Catch::Contains("the object has been modified"));
@@ -125,7 +132,8 @@ TEST_CASE("KubeClient: create, get, update with 409 on a stale resourceVersion",
   for (const auto& e : log) {
     CHECK(e["user_agent"] == "extsecretd/0.1");
     if (e["method"] == "PATCH") CHECK(e["content_type"] == "application/merge-patch+json");
-    if (e["method"] == "POST" || e["method"] == "PUT") CHECK(e["content_type"] == "application/json");
+    if (e["method"] == "POST" || e["method"] == "PUT")
+      CHECK(e["content_type"] == "application/json");
   }
   CHECK(api_calls(log).size() == 8);
   REQUIRE(env.close() == 0);
@@ -134,7 +142,8 @@ TEST_CASE("KubeClient: create, get, update with 409 on a stale resourceVersion",
 TEST_CASE("KubeClient: wrong token is kAuth; send() carries a Sensitive body",
           "[kube][client][fake]") {
   KubeEnv env;
-  auto wrong = std::make_unique<KubeClient>(env.loop.get(), *env.http, env.fake->kube_config("nope"));
+  auto wrong =
+      std::make_unique<KubeClient>(env.loop.get(), *env.http, env.fake->kube_config("nope"));
   auto denied = env.await([&](auto done) { wrong->get(kConfigMaps, done); });
   REQUIRE_FALSE(denied.ok());
   CHECK(denied.error().code == ErrorCode::kAuth);
@@ -189,8 +198,11 @@ TEST_CASE("KubeClient: token file is re-read and the request retried once on 401
 
 TEST_CASE("KubeClient: cancel() suppresses the callback", "[kube][client][fake]") {
   KubeEnv env;
-  env.fake->add_fault({{"method", "GET"}, {"path_regex", "configmaps"}, {"status", 0},
-                       {"delay_ms", 300}, {"count", 1}});
+  env.fake->add_fault({{"method", "GET"},
+                       {"path_regex", "configmaps"},
+                       {"status", 0},
+                       {"delay_ms", 300},
+                       {"count", 1}});
   bool called = false;
   const auto id = env.kube->get(kConfigMaps, [&](Result<json>) { called = true; });
   env.kube->cancel(id);
@@ -204,7 +216,9 @@ TEST_CASE("KubeClient: stream delivers whole lines, also for events larger than 
           "[kube][client][fake]") {
   KubeEnv env;
   const std::string big(300 * 1024, 'x');
-  REQUIRE(env.await([&](auto d) { env.kube->create(kConfigMaps, config_map("big", nullptr, big), d); }).ok());
+  REQUIRE(
+      env.await([&](auto d) { env.kube->create(kConfigMaps, config_map("big", nullptr, big), d); })
+          .ok());
   REQUIRE(env.await([&](auto d) { env.kube->create(kConfigMaps, config_map("small"), d); }).ok());
 
   std::vector<json> events;
@@ -237,11 +251,12 @@ TEST_CASE("KubeClient: stream errors and cancel_stream", "[kube][client][fake]")
     KubeClient wrong(env.loop.get(), *env.http, env.fake->kube_config("nope"));
     bool ended = false;
     Status st;
-    wrong.stream(std::string(kConfigMaps) + "?watch=1", [](std::string_view) { FAIL("line"); },
-                 [&](Status s) {
-                   ended = true;
-                   st = std::move(s);
-                 });
+    wrong.stream(
+        std::string(kConfigMaps) + "?watch=1", [](std::string_view) { FAIL("line"); },
+        [&](Status s) {
+          ended = true;
+          st = std::move(s);
+        });
     REQUIRE(env.loop.run_until([&] { return ended; }));
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().code == ErrorCode::kAuth);
@@ -249,11 +264,12 @@ TEST_CASE("KubeClient: stream errors and cancel_stream", "[kube][client][fake]")
   SECTION("dropped stream ends with a transport error") {
     bool ended = false;
     Status st;
-    env.kube->stream(std::string(kConfigMaps) + "?watch=1&timeoutSeconds=30",
-                     [](std::string_view) {}, [&](Status s) {
-                       ended = true;
-                       st = std::move(s);
-                     });
+    env.kube->stream(
+        std::string(kConfigMaps) + "?watch=1&timeoutSeconds=30", [](std::string_view) {},
+        [&](Status s) {
+          ended = true;
+          st = std::move(s);
+        });
     REQUIRE(env.loop.run_until([&] { return env.fake->open_watches() == 1; }, 10'000, 20));
     env.fake->drop_watches();
     REQUIRE(env.loop.run_until([&] { return ended; }));
@@ -266,17 +282,73 @@ TEST_CASE("KubeClient: stream errors and cancel_stream", "[kube][client][fake]")
     int lines = 0;
     bool ended = false;
     TransferId id = 0;
-    id = env.kube->stream(std::string(kConfigMaps) + "?watch=1&timeoutSeconds=1",
-                          [&](std::string_view) {
-                            ++lines;
-                            env.kube->cancel_stream(id);
-                          },
-                          [&](Status) { ended = true; });
+    id = env.kube->stream(
+        std::string(kConfigMaps) + "?watch=1&timeoutSeconds=1",
+        [&](std::string_view) {
+          ++lines;
+          env.kube->cancel_stream(id);
+        },
+        [&](Status) { ended = true; });
     REQUIRE(env.loop.run_until([&] { return lines > 0; }));
     env.loop.run_for(1500);  // past the server's timeoutSeconds
     CHECK(lines == 1);
     CHECK_FALSE(ended);
     CHECK(env.kube->in_flight() == 0);
+  }
+  REQUIRE(env.close() == 0);
+}
+
+}  // namespace esd::kube
+
+namespace esd::kube {
+
+TEST_CASE("KubeClient: HTTPS with kubeconfig CA file and in-cluster config",
+          "[kube][client][fake][tls]") {
+  esd::testing::FakeApiServerOptions opts;
+  opts.tls = true;
+  KubeEnv env(opts);
+  esd::testing::TempDir dir;
+  std::ifstream ca_in(env.fake->ca_file());
+  const std::string ca((std::istreambuf_iterator<char>(ca_in)), std::istreambuf_iterator<char>());
+  REQUIRE_THAT(ca, Catch::Contains("BEGIN CERTIFICATE"));
+
+  SECTION("kubeconfig with certificate-authority relative path and tokenFile") {
+    dir.write("kube/ca.crt", ca);
+    dir.write("kube/token", "test-token\n");
+    const std::string path =
+        dir.write("kube/config",
+                  "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+                  "clusters:\n- name: fake\n  cluster:\n    server: " +
+                      env.fake->url() +
+                      "\n    certificate-authority: ca.crt\n"
+                      "users:\n- name: me\n  user:\n    tokenFile: token\n"
+                      "contexts:\n- name: fake\n  context: {cluster: fake, user: me}\n");
+    auto cfg = load_kubeconfig_file(path, "");
+    REQUIRE(cfg.ok());
+    auto client = std::make_unique<KubeClient>(env.loop.get(), *env.http, std::move(cfg).value());
+    auto r = env.await([&](auto done) { client->get(kConfigMaps, done); });
+    REQUIRE(r.ok());
+    CHECK((*r)["kind"] == "ConfigMapList");
+  }
+  SECTION("in-cluster service-account files") {
+    dir.write("sa/ca.crt", ca);
+    dir.write("sa/token", "test-token");
+    const std::map<std::string, std::string> env_vars = {
+        {"KUBERNETES_SERVICE_HOST", "127.0.0.1"},
+        {"KUBERNETES_SERVICE_PORT", std::to_string(env.fake->port())}};
+    auto cfg = in_cluster_config(env_vars, dir.file("sa"));
+    REQUIRE(cfg.ok());
+    auto client = std::make_unique<KubeClient>(env.loop.get(), *env.http, std::move(cfg).value());
+    auto r = env.await([&](auto done) { client->get(kConfigMaps, done); });
+    REQUIRE(r.ok());
+  }
+  SECTION("an unknown CA fails verification") {
+    KubeConfig cfg = env.fake->kube_config();
+    cfg.tls = std::make_shared<const TlsOptions>();  // system CAs only
+    auto client = std::make_unique<KubeClient>(env.loop.get(), *env.http, std::move(cfg));
+    auto r = env.await([&](auto done) { client->get(kConfigMaps, done); });
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kTransient);
   }
   REQUIRE(env.close() == 0);
 }

@@ -1,7 +1,6 @@
 #include "daemon/kube/kube_config.h"
 
 #include <catch2/catch.hpp>
-
 #include <map>
 #include <string>
 
@@ -22,8 +21,8 @@ constexpr const char* kKeyPem = "-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVAT
 std::string kubeconfig(const std::string& cluster, const std::string& user,
                        const std::string& extra_context = "") {
   return "apiVersion: v1\nkind: Config\ncurrent-context: ctx\n"
-         "clusters:\n- name: c\n  cluster:\n" + cluster +
-         "users:\n- name: u\n  user:\n" + user +
+         "clusters:\n- name: c\n  cluster:\n" +
+         cluster + "users:\n- name: u\n  user:\n" + user +
          "contexts:\n- name: ctx\n  context:\n    cluster: c\n    user: u\n" + extra_context;
 }
 
@@ -38,8 +37,7 @@ std::string error_of(const Result<KubeConfig>& r) {
 }  // namespace
 
 TEST_CASE("kubeconfig: token user with current-context", "[kube][config]") {
-  auto r = parse_kubeconfig(kubeconfig(kServer, "    token: abc123\n",
-                                       "    namespace: team-a\n"),
+  auto r = parse_kubeconfig(kubeconfig(kServer, "    token: abc123\n", "    namespace: team-a\n"),
                             "/nowhere", "");
   REQUIRE(r.ok());
   CHECK(r->server == "https://k8s.example:6443");  // trailing slash stripped
@@ -52,8 +50,8 @@ TEST_CASE("kubeconfig: token user with current-context", "[kube][config]") {
 }
 
 TEST_CASE("kubeconfig: inline -data certificates are base64-decoded", "[kube][config]") {
-  const std::string cluster = kServer + "    certificate-authority-data: " +
-                              base64_encode(kCaPem) + "\n    tls-server-name: api.internal\n" +
+  const std::string cluster = kServer + "    certificate-authority-data: " + base64_encode(kCaPem) +
+                              "\n    tls-server-name: api.internal\n" +
                               "    insecure-skip-tls-verify: true\n";
   const std::string user = "    client-certificate-data: " + base64_encode(kCertPem) +
                            "\n    client-key-data: " + base64_encode(kKeyPem) + "\n";
@@ -76,10 +74,9 @@ TEST_CASE("kubeconfig: file paths resolve relative to the kubeconfig's directory
   dir.write("conf/pki/me.key", kKeyPem);
   dir.write("conf/token", "file-token\n");
   const std::string path = dir.write(
-      "conf/config",
-      kubeconfig(kServer + "    certificate-authority: pki/ca.crt\n",
-                 "    client-certificate: pki/me.crt\n    client-key: " + dir.file("conf/pki/me.key") +
-                     "\n    tokenFile: token\n"));
+      "conf/config", kubeconfig(kServer + "    certificate-authority: pki/ca.crt\n",
+                                "    client-certificate: pki/me.crt\n    client-key: " +
+                                    dir.file("conf/pki/me.key") + "\n    tokenFile: token\n"));
   auto r = load_kubeconfig_file(path, "");
   REQUIRE(r.ok());
   CHECK(r->tls->ca_pem == kCaPem);
@@ -126,8 +123,9 @@ TEST_CASE("kubeconfig: errors name the missing or bad field", "[kube][config]") 
        "contexts:\n- name: x\n  context: {cluster: c, user: ghost}\n",
        "", "kubeconfig: user \"ghost\" not found"},
       {"exec rejected",
-       kubeconfig(kServer, "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
-                           "      command: aws\n"),
+       kubeconfig(kServer,
+                  "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                  "      command: aws\n"),
        "", "exec credential plugins are not supported"},
       {"auth-provider rejected", kubeconfig(kServer, "    auth-provider:\n      name: gcp\n"), "",
        "auth-provider plugins are not supported"},
@@ -138,8 +136,9 @@ TEST_CASE("kubeconfig: errors name the missing or bad field", "[kube][config]") 
       {"cert without key",
        kubeconfig(kServer, "    client-certificate-data: " + base64_encode(kCertPem) + "\n"), "",
        "client-certificate and client-key must be given together"},
-      {"missing CA file", kubeconfig(kServer + "    certificate-authority: /nonexistent/ca.crt\n", ""),
-       "", "certificate-authority: cannot read \"/nonexistent/ca.crt\""},
+      {"missing CA file",
+       kubeconfig(kServer + "    certificate-authority: /nonexistent/ca.crt\n", ""), "",
+       "certificate-authority: cannot read \"/nonexistent/ca.crt\""},
       {"missing token file", kubeconfig(kServer, "    tokenFile: /nonexistent/tok\n"), "",
        "tokenFile: cannot read"},
       {"bad bool", kubeconfig(kServer + "    insecure-skip-tls-verify: maybe\n", ""), "",
@@ -220,11 +219,10 @@ TEST_CASE("resolve_config: flag, then KUBECONFIG, then in-cluster, then HOME", "
   conf("home/.kube/config", "https://home");
   dir.write("sa/token", "t");
   dir.write("sa/ca.crt", kCaPem);
-  std::map<std::string, std::string> env = {
-      {"KUBECONFIG", ":" + env_conf + ":/other/config"},
-      {"KUBERNETES_SERVICE_HOST", "10.1.1.1"},
-      {"KUBERNETES_SERVICE_PORT", "6443"},
-      {"HOME", dir.file("home")}};
+  std::map<std::string, std::string> env = {{"KUBECONFIG", ":" + env_conf + ":/other/config"},
+                                            {"KUBERNETES_SERVICE_HOST", "10.1.1.1"},
+                                            {"KUBERNETES_SERVICE_PORT", "6443"},
+                                            {"HOME", dir.file("home")}};
   const std::string sa = dir.file("sa");
 
   auto server_of = [&](const std::string& flag_path) {

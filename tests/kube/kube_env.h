@@ -4,12 +4,10 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "daemon/http/http_client.h"
 #include "daemon/kube/kube_client.h"

@@ -31,9 +31,11 @@ class TestLoop {
     uv_timer_init(&loop_, &watchdog);
     uv_timer_init(&loop_, &tick);
     watchdog.data = &fired;
-    uv_timer_start(&watchdog, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; },
-                   timeout_ms, 0);
-    if (tick_ms > 0) uv_timer_start(&tick, [](uv_timer_t*) {}, tick_ms, tick_ms);
+    uv_timer_start(
+        &watchdog, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, timeout_ms, 0);
+    if (tick_ms > 0)
+      uv_timer_start(
+          &tick, [](uv_timer_t*) {}, tick_ms, tick_ms);
     while (!pred() && !fired) uv_run(&loop_, UV_RUN_ONCE);
     const bool ok = pred();
     uv_close(reinterpret_cast<uv_handle_t*>(&watchdog), nullptr);
@@ -48,7 +50,8 @@ class TestLoop {
     uv_timer_t t;
     uv_timer_init(&loop_, &t);
     t.data = &fired;
-    uv_timer_start(&t, [](uv_timer_t* h) { *static_cast<bool*>(h->data) = true; }, ms, 0);
+    uv_timer_start(
+        &t, [](uv_timer_t* h) { *static_cast<bool*>(h->data) = true; }, ms, 0);
     while (!fired) uv_run(&loop_, UV_RUN_ONCE);
     uv_close(reinterpret_cast<uv_handle_t*>(&t), nullptr);
     uv_run(&loop_, UV_RUN_NOWAIT);

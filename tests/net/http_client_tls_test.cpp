@@ -28,8 +28,11 @@ namespace {
 std::unique_ptr<Subprocess> start_tls_server(const TestPki& pki, bool require_client_cert,
                                              std::string& base_url) {
   std::vector<std::string> argv = {esd::test::python3(),
-                                   ESD_SOURCE_DIR "/tests/support/tls_echo_server.py", "--cert",
-                                   pki.cert_file("server"), "--key", pki.key_file("server")};
+                                   ESD_SOURCE_DIR "/tests/support/tls_echo_server.py",
+                                   "--cert",
+                                   pki.cert_file("server"),
+                                   "--key",
+                                   pki.key_file("server")};
   if (require_client_cert) {
     argv.push_back("--client-ca");
     argv.push_back(pki.cert_file("ca"));

@@ -21,9 +21,9 @@ using esd::test::TestLoop;
 
 namespace {
 
-std::optional<Result<HttpResponse>> call(TestLoop& loop, HttpClient& http, const std::string& url,
-                                         const std::string& method = "GET",
-                                         std::vector<std::pair<std::string, std::string>> headers = {}) {
+std::optional<Result<HttpResponse>> call(
+    TestLoop& loop, HttpClient& http, const std::string& url, const std::string& method = "GET",
+    std::vector<std::pair<std::string, std::string>> headers = {}) {
   HttpRequest req;
   req.url = url;
   req.method = method;
@@ -50,27 +50,29 @@ struct RawClient {
     connect_req.data = this;
     sockaddr_in addr{};
     uv_ip4_addr("127.0.0.1", port, &addr);
-    uv_tcp_connect(&connect_req, &tcp, reinterpret_cast<const sockaddr*>(&addr), [](uv_connect_t* c,
-                                                                                  int status) {
-      auto* self = static_cast<RawClient*>(c->data);
-      if (status < 0) {
-        self->eof = true;
-        return;
-      }
-      uv_buf_t buf = uv_buf_init(self->to_send.data(), static_cast<unsigned>(self->to_send.size()));
-      uv_write(&self->write_req, reinterpret_cast<uv_stream_t*>(&self->tcp), &buf, 1, nullptr);
-      uv_read_start(
-          reinterpret_cast<uv_stream_t*>(&self->tcp),
-          [](uv_handle_t*, size_t, uv_buf_t* b) {
-            static char scratch[4096];
-            *b = uv_buf_init(scratch, sizeof(scratch));
-          },
-          [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-            auto* me = static_cast<RawClient*>(s->data);
-            if (n > 0) me->received.append(b->base, static_cast<size_t>(n));
-            if (n < 0) me->eof = true;
-          });
-    });
+    uv_tcp_connect(
+        &connect_req, &tcp, reinterpret_cast<const sockaddr*>(&addr),
+        [](uv_connect_t* c, int status) {
+          auto* self = static_cast<RawClient*>(c->data);
+          if (status < 0) {
+            self->eof = true;
+            return;
+          }
+          uv_buf_t buf =
+              uv_buf_init(self->to_send.data(), static_cast<unsigned>(self->to_send.size()));
+          uv_write(&self->write_req, reinterpret_cast<uv_stream_t*>(&self->tcp), &buf, 1, nullptr);
+          uv_read_start(
+              reinterpret_cast<uv_stream_t*>(&self->tcp),
+              [](uv_handle_t*, size_t, uv_buf_t* b) {
+                static char scratch[4096];
+                *b = uv_buf_init(scratch, sizeof(scratch));
+              },
+              [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+                auto* me = static_cast<RawClient*>(s->data);
+                if (n > 0) me->received.append(b->base, static_cast<size_t>(n));
+                if (n < 0) me->eof = true;
+              });
+        });
   }
   // The test drains the loop afterwards, so the handle (a member) outlives its close callback.
   void close() { uv_close(reinterpret_cast<uv_handle_t*>(&tcp), nullptr); }
@@ -158,8 +160,8 @@ TEST_CASE("HttpServer: listen address errors", "[net][server]") {
   CHECK_FALSE(first.listen("127.0.0.1:0").ok());  // already listening
   const std::string taken = "127.0.0.1:" + std::to_string(first.port());
   HttpServer second(loop.get());
-  for (const char* bad : {"nonsense", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:8x",
-                          "[::1", "no-such-host.invalid:0"}) {
+  for (const char* bad : {"nonsense", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:8x", "[::1",
+                          "no-such-host.invalid:0"}) {
     INFO(bad);
     auto s = second.listen(bad);
     REQUIRE_FALSE(s.ok());

@@ -65,7 +65,8 @@ json sample_spec() {
   return json::parse(R"({"data": [
     {"key": "/foo/bar", "value": "HELLO1"},
     {"key": "/foo/bar", "value": "HELLO2", "version": "v2"},
-    {"key": "/foo/baz", "value": "{\"john\": \"doe\", \"n\": 5432, \"o\": {\"a\": 1}, \"z\": null}"},
+    {"key": "/foo/baz",
+     "value": "{\"john\": \"doe\", \"n\": 5432, \"o\": {\"a\": 1}, \"z\": null}"},
     {"key": "other", "value": "x", "version": "1"},
     {"key": "other", "value": "y", "version": "2"},
     {"key": "plain", "value": "not json"}

@@ -1,7 +1,6 @@
 #include "providers/json_path.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -31,27 +30,27 @@ TEST_CASE("json_property: resolves gjson paths like ESO providers", "[providers]
     const char* want;
   };
   const std::vector<Case> cases = {
-      {"name.first", "Tom"},                 // C11
-      {"friends.1.first", "Roger"},          // C11
+      {"name.first", "Tom"},         // C11
+      {"friends.1.first", "Roger"},  // C11
       {"friends.0.last", "Murphy"},
       {"friends.#", "3"},
       {"friends.#.first", R"(["Dale","Roger","Jane"])"},
       {"age", "37"},
       {"int", "5432"},
       {"neg", "-7"},
-      {"float", "1.5"},                      // non-integer: Go FormatFloat 'f' -1
+      {"float", "1.5"},  // non-integer: Go FormatFloat 'f' -1
       {"exp", "1000"},
       {"small", "0.0000001"},
       {"t", "true"},
       {"f", "false"},
-      {"n", ""},                             // gjson: null → ""
+      {"n", ""},                               // gjson: null → ""
       {"obj", R"({"x": [1, 2],  "y": "z"})"},  // raw text, spacing kept
       {"obj.x", "[1, 2]"},
       {"obj.x.1", "2"},
       {"esc", "line\nbreak \"q\" \xC3\xA9"},
-      {"a.b", "literal"},                    // a literal top-level key wins
-      {"a\\.b", "literal"},                  // escaped dot
-      {"na*.first", "Tom"},                  // wildcard key
+      {"a.b", "literal"},    // a literal top-level key wins
+      {"a\\.b", "literal"},  // escaped dot
+      {"na*.first", "Tom"},  // wildcard key
       {"fri?nds.2.first", "Jane"},
       {"star\\*", "s"},
   };
@@ -63,7 +62,8 @@ TEST_CASE("json_property: resolves gjson paths like ESO providers", "[providers]
   }
 }
 
-TEST_CASE("json_path_get: plain gjson has no literal dotted-key fallback", "[providers][json_path]") {
+TEST_CASE("json_path_get: plain gjson has no literal dotted-key fallback",
+          "[providers][json_path]") {
   auto nested = json_path_get(kPeople, "a.b");
   REQUIRE(nested.ok());
   CHECK(nested->view() == "nested");
@@ -124,7 +124,7 @@ TEST_CASE("json_to_secret_map: explodes an object like Go's JSONToSecretDataMap"
   CHECK(m.at("user").view() == "my_user");
   CHECK(m.at("port").view() == "5432");  // C09: numbers keep their text
   CHECK(m.at("ssl").view() == "true");
-  CHECK(m.at("none").view() == "");       // Go: null into a string is a no-op
+  CHECK(m.at("none").view() == "");  // Go: null into a string is a no-op
   CHECK(m.at("nested").view() == R"({"a": 1})");
   CHECK(m.at("arr").view() == R"([1, "two"])");
   CHECK(m.at("esc").view() == "a\"b\xC3\xA9");
@@ -174,7 +174,8 @@ TEST_CASE("json_value_to_string: converts like ESO's GetByteValue", "[providers]
   CHECK_FALSE(json_value_to_string(json::binary({1, 2})).ok());
 }
 
-TEST_CASE("go_format_float: matches strconv.FormatFloat(f, 'f', -1, 64)", "[providers][json_path]") {
+TEST_CASE("go_format_float: matches strconv.FormatFloat(f, 'f', -1, 64)",
+          "[providers][json_path]") {
   CHECK(go_format_float(0) == "0");
   CHECK(go_format_float(0.1) == "0.1");
   CHECK(go_format_float(1e21) == "1000000000000000000000");

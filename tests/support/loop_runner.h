@@ -9,7 +9,6 @@
 #include <uv.h>
 
 #include <csignal>
-
 #include <cstdint>
 #include <functional>
 
@@ -27,8 +26,8 @@ inline bool run_until(uv_loop_t* loop, const std::function<bool()>& done,
   uv_timer_init(loop, &dog->timer);
   dog->timer.data = dog;
   uv_timer_start(
-      &dog->timer, [](uv_timer_t* t) { static_cast<Watchdog*>(t->data)->fired = true; },
-      timeout_ms, 0);
+      &dog->timer, [](uv_timer_t* t) { static_cast<Watchdog*>(t->data)->fired = true; }, timeout_ms,
+      0);
   bool ok = done();
   while (!ok && !dog->fired) {
     const int alive = uv_run(loop, UV_RUN_ONCE);

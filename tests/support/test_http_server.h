@@ -1,6 +1,6 @@
 // TestHttpServer: a scriptable HTTP/1.1 server for tests, on the test's own uv loop, bound to
 // 127.0.0.1:0 (header-only; include "support/test_http_server.h"). A handler decides per request
-// whether to answer, hang, reset the connection or start a chunked stream that the test then
+// whether to answer, hang, reset, truncate, or start a chunked stream that the test then
 // feeds with send_chunk()/end_stream(). It records every request and counts connections, so
 // tests can assert what the client sent and whether it reused connections. Keep-alive is on.
 // Owned by the test; call close() (or destroy it) before draining the loop.
@@ -28,7 +28,9 @@ struct TestRequest {
 };
 
 struct TestReply {
-  enum class Action { kRespond, kHang, kReset, kStream };
+  // kPartial: headers announce twice the body's length, the body follows, then the server
+  // closes the connection (a truncated response).
+  enum class Action { kRespond, kHang, kReset, kStream, kPartial };
   Action action = Action::kRespond;
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -192,8 +194,8 @@ class TestHttpServer {
     req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     while (pos != std::string::npos && pos < head.size()) {
       const size_t next = head.find("\r\n", pos + 2);
-      const std::string h = head.substr(pos + 2, next == std::string::npos ? std::string::npos
-                                                                           : next - pos - 2);
+      const std::string h =
+          head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
       const size_t colon = h.find(':');
       if (colon != std::string::npos) {
         std::string name = h.substr(0, colon);
@@ -210,9 +212,21 @@ class TestHttpServer {
 
   void act(Conn* c, const TestReply& reply) {
     switch (reply.action) {
-      case TestReply::Action::kRespond: send_reply(c, reply); break;
-      case TestReply::Action::kHang: c->parked = true; break;
-      case TestReply::Action::kReset: close_conn(c, true); break;
+      case TestReply::Action::kRespond:
+        send_reply(c, reply);
+        break;
+      case TestReply::Action::kHang:
+        c->parked = true;
+        break;
+      case TestReply::Action::kReset:
+        close_conn(c, true);
+        break;
+      case TestReply::Action::kPartial: {
+        std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " X\r\n";
+        out += "Content-Length: " + std::to_string(reply.body.size() * 2 + 1) + "\r\n\r\n";
+        write(c, out + reply.body, true);
+        break;
+      }
       case TestReply::Action::kStream: {
         c->parked = true;
         std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " X\r\n";
@@ -239,15 +253,15 @@ class TestHttpServer {
     w->conn = c;
     w->close_after = close_after;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1,
-                            [](uv_write_t* r, int) {
-                              auto* w = reinterpret_cast<WriteReq*>(r);
-                              Conn* conn = w->conn;
-                              if (w->close_after && !conn->closing) {
-                                conn->server->close_conn(conn, false);
-                              }
-                              delete w;
-                            });
+    const int rc =
+        uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1, [](uv_write_t* r, int) {
+          auto* w = reinterpret_cast<WriteReq*>(r);
+          Conn* conn = w->conn;
+          if (w->close_after && !conn->closing) {
+            conn->server->close_conn(conn, false);
+          }
+          delete w;
+        });
     if (rc != 0) delete w;
   }
 
