@@ -78,6 +78,7 @@ Status write_state(Database& db, const EsState& s) {
     return Error(ErrorCode::kInternal, "state store: put without a uid");
   }
   ESD_RETURN_IF_ERROR(upsert_state(db, s));
+  if (!s.write_children) return {};
   ESD_RETURN_IF_ERROR(replace_owned(db, s.uid, normalized(s.owned)));
   return replace_versions(db, s.uid, normalized(s.versions));
 }

@@ -47,8 +47,9 @@ struct EsState {
   std::string last_outcome;      // outcome_name() of the last attempt, "" if none
   std::string last_error;        // message of the last failure, "" after a success
   int64_t write_count = 0;       // Secret writes performed for this ES
-  std::vector<OwnedField> owned;       // replaced wholesale by put()
-  std::vector<KeyVersion> versions;    // replaced wholesale by put()
+  std::vector<OwnedField> owned;       // replaced wholesale by put()...
+  std::vector<KeyVersion> versions;    // ...
+  bool write_children = true;          // ...unless false: then put() leaves both as stored
 };
 
 struct HistoryRow {

@@ -99,14 +99,55 @@ Status Controller::Impl::start() {
         }
         for (const auto& uid : gone) remove_es(uid);
       });
+  register_metrics();
   for (auto& i : informers) i->start();
   return {};
+}
+
+uint64_t marker_hash(std::string_view created_by, std::string_view owner_uid) {
+  std::string both(created_by);
+  both += '/';
+  both += owner_uid;
+  return std::hash<std::string>{}(both);
+}
+
+// ESO's per-ExternalSecret metric families, produced from the entries at scrape time.
+void Controller::Impl::register_metrics() {
+  auto each = [this](auto fn) {
+    return [this, fn](const Metrics::Emit& emit) {
+      for (const auto& [uid, e] : es) fn(e, emit);
+    };
+  };
+  Metrics& m = *deps.metrics;
+  m.set_collector("externalsecret_sync_calls_total", each([](const EsEntry& e, const Metrics::Emit& emit) {
+    if (e.sync_calls) emit({{"name", e.meta.name}, {"namespace", e.meta.ns}}, e.sync_calls);
+  }));
+  m.set_collector("externalsecret_sync_calls_error", each([](const EsEntry& e, const Metrics::Emit& emit) {
+    if (e.sync_errors) emit({{"name", e.meta.name}, {"namespace", e.meta.ns}}, e.sync_errors);
+  }));
+  m.set_collector("externalsecret_reconcile_duration", each([](const EsEntry& e, const Metrics::Emit& emit) {
+    if (e.sync_calls) {
+      emit({{"name", e.meta.name}, {"namespace", e.meta.ns}}, static_cast<double>(e.last_duration_ns));
+    }
+  }));
+  m.set_collector("externalsecret_status_condition", each([](const EsEntry& e, const Metrics::Emit& emit) {
+    if (e.status.ready.empty()) return;
+    const bool ready = e.status.ready == "True";
+    emit({{"name", e.meta.name}, {"namespace", e.meta.ns}, {"condition", "Ready"}, {"status", "True"}},
+         ready ? 1 : 0);
+    emit({{"name", e.meta.name}, {"namespace", e.meta.ns}, {"condition", "Ready"}, {"status", "False"}},
+         ready ? 0 : 1);
+  }));
 }
 
 void Controller::Impl::stop() {
   if (stopped) return;
   stopped = true;
-  flush_state();  // every finished attempt is committed before exit
+  flush_state();
+  for (const char* f : {"externalsecret_sync_calls_total", "externalsecret_sync_calls_error",
+                        "externalsecret_reconcile_duration", "externalsecret_status_condition"}) {
+    deps.metrics->set_collector(f, nullptr);
+  }  // every finished attempt is committed before exit
   for (auto& i : informers) i->stop();
   timer.close();
   deferrer.close();
@@ -196,6 +237,9 @@ void Controller::Impl::on_es_event(kube::EventType t, const nlohmann::json& obj)
     if (l != loaded.end()) {
       e.state = std::move(l->second);
       loaded.erase(l);
+      std::vector<storage::OwnedField>().swap(e.state.owned);  // read from SQLite when needed
+      std::vector<storage::KeyVersion>().swap(e.state.versions);
+      e.state.write_children = false;
     }
   }
   if (e.spec) es_by_target.erase(key_of(e.meta.ns, e.spec->target_name));
@@ -227,11 +271,6 @@ void Controller::Impl::remove_es(const std::string& uid) {
   if (it == es.end()) return;
   const EsEntry& e = it->second;
   if (e.spec) es_by_target.erase(key_of(e.meta.ns, e.spec->target_name));
-  const Labels who = {{"name", e.meta.name}, {"namespace", e.meta.ns}};
-  for (const char* m : {"externalsecret_sync_calls_total", "externalsecret_sync_calls_error",
-                        "externalsecret_status_condition", "externalsecret_reconcile_duration"}) {
-    deps.metrics->remove(m, who);
-  }
   flush_state();  // a queued put must not resurrect the row removed here
   if (auto s = deps.state->remove(uid); !s) {
     log::warn(kComponent, "state_remove_failed", {{"error", s.error()}});
@@ -249,18 +288,17 @@ void Controller::Impl::on_secret_event(kube::EventType t, const nlohmann::json& 
   } else {
     SecretInfo& s = secrets[key];
     s.seen = true;
-    s.rv = meta.resource_version;
     s.live_hmac = live_data_hmac(hmac_key.view(), obj);
     auto a = meta.annotations.find(std::string(kDataHashAnnotation));
-    s.annotation = a == meta.annotations.end() ? "" : a->second;
+    s.annotation_ok = a != meta.annotations.end() && a->second == s.live_hmac;
     auto c = meta.labels.find(std::string(kCreatedByLabel));
-    s.created_by = c == meta.labels.end() ? "" : c->second;
-    s.owner_uid.clear();
+    std::string owner_uid;
     if (auto m = obj.find("metadata"); m != obj.end()) {
       for (const auto& r : m->value("ownerReferences", nlohmann::json::array())) {
-        if (r.value("controller", false)) s.owner_uid = r.value("uid", "");
+        if (r.value("controller", false)) owner_uid = r.value("uid", "");
       }
     }
+    s.markers = marker_hash(c == meta.labels.end() ? "" : c->second, owner_uid);
   }
   if (is_ready) check_drift(key);
 }

@@ -32,7 +32,7 @@ struct ControllerOptions {
   std::string watch_namespace;       // "" = all namespaces
   bool once = false;                 // sync everything once, then report through on_once_done
   int64_t once_deadline_ms = 50'000;
-  int max_in_flight = 64;            // reconciles running at once
+  int max_in_flight = 32;            // reconciles running at once
   int max_in_flight_per_store = 16;  // so one slow store cannot delay the others
   std::string controller_class = "default";
 };

@@ -37,16 +37,22 @@ struct EsEntry {
   std::string pending_hmac;    // HMAC of a write in flight (its watch event is not drift)
   bool once_settled = false;
   bool seen = false;           // mark-and-sweep across relists
+  // Per-ExternalSecret metrics, rendered at scrape time (no per-object series in memory).
+  uint32_t sync_calls = 0;
+  uint32_t sync_errors = 0;
+  int64_t last_duration_ns = 0;
 };
 
 struct SecretInfo {
-  std::string rv;
-  std::string live_hmac;   // keyed HMAC of the live data
-  std::string annotation;  // data-hash annotation
-  std::string created_by;
-  std::string owner_uid;   // controller ownerReference uid
+  std::string live_hmac;       // keyed HMAC of the live data
+  uint64_t markers = 0;        // marker_hash(created-by label, controller ownerReference uid)
+  bool annotation_ok = false;  // the data-hash annotation equals live_hmac
   bool seen = false;
 };
+
+// A compact fingerprint of the markers the fast path checks (not a security boundary: a
+// mismatch only means the live Secret is read before deciding).
+uint64_t marker_hash(std::string_view created_by, std::string_view owner_uid);
 
 struct StoreEntry {
   StoreSpec spec;
@@ -74,6 +80,7 @@ struct Controller::Impl {
   void arm_timer();
   bool is_drifted(const EsEntry& e) const;
   void check_once_done();
+  void register_metrics();
 
   // State writes of one loop turn go to SQLite in one transaction (put_many).
   void queue_state(const storage::EsState& st, storage::HistoryRow h);

@@ -52,7 +52,7 @@ void Controller::Impl::reconcile(const std::string& uid, const std::string& slot
   r->uid = uid;
   r->slot = slot;
   r->started_ms = deps.clock->now_ms();
-  deps.metrics->inc("externalsecret_sync_calls_total", {{"name", e.meta.name}, {"namespace", e.meta.ns}});
+  ++e.sync_calls;
   r->run();
 }
 
@@ -126,10 +126,9 @@ void Reconcile::write_target() {
   if (!e.forced && simple && conflicts == 0) {
     auto it = c->secrets.find(e.meta.ns + "/" + spec.target_name);
     const std::string want = data_hmac(c->hmac_key.view(), fetched.data);
-    if (it != c->secrets.end() && it->second.live_hmac == want && it->second.annotation == want &&
+    if (it != c->secrets.end() && it->second.live_hmac == want && it->second.annotation_ok &&
         (spec.creation != CreationPolicy::kOwner ||
-         (it->second.created_by == created_by_label(e.meta.ns, e.meta.name) &&
-          it->second.owner_uid == e.meta.uid))) {
+         it->second.markers == marker_hash(created_by_label(e.meta.ns, e.meta.name), e.meta.uid))) {
       Attempt a;
       a.data_hmac = want;
       a.versions = fetched.versions;
@@ -171,7 +170,11 @@ void Reconcile::on_live(Result<nlohmann::json> live) {
   }
   EsIdentity id{e->meta.ns, e->meta.name, e->meta.uid, "external-secrets.io/v1", e->meta.labels,
                 e->meta.annotations};
-  auto built = build_secret(id, spec, fetched.data, current, e->state.owned, c->hmac_key.view());
+  // What this ExternalSecret owned on the Secret before is kept in SQLite, not in memory.
+  c->flush_state();
+  std::vector<storage::OwnedField> owned;
+  if (auto st = c->deps.state->get(uid); st && *st) owned = std::move((*st)->owned);
+  auto built = build_secret(id, spec, fetched.data, current, owned, c->hmac_key.view());
   if (!built) {
     a.message = built.error().message;
     a.error = built.error();

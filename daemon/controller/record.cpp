@@ -66,12 +66,22 @@ void update_state(EsEntry& e, const Attempt& a, int64_t started_ms, int64_t now)
     s.last_error.clear();
     s.last_success_ms = now;
     s.synced_version = e.synced_version;
-    s.versions = a.versions;
   }
   if (!a.data_hmac.empty()) s.data_hmac = a.data_hmac == "-" ? std::string() : a.data_hmac;
   if (!a.secret_rv.empty()) s.secret_rv = a.secret_rv;
   if (a.wrote) ++s.write_count;
-  if (a.set_owned) s.owned = a.owned;
+  // Owned fields and versions live in SQLite, not in memory; they are written when rebuilt.
+  s.write_children = a.set_owned;
+  if (a.set_owned) {
+    s.owned = a.owned;
+    s.versions = a.versions;
+  }
+}
+
+void drop_children(storage::EsState& s) {
+  std::vector<storage::OwnedField>().swap(s.owned);
+  std::vector<storage::KeyVersion>().swap(s.versions);
+  s.write_children = false;
 }
 
 // spec.target.name changed under creationPolicy Owner: the Secret written under the old name is
@@ -83,7 +93,7 @@ void delete_orphaned_target(Controller::Impl& impl, const EsEntry& e) {
     return;
   }
   auto it = impl.secrets.find(e.meta.ns + "/" + old);
-  if (it == impl.secrets.end() || it->second.created_by != created_by_label(e.meta.ns, e.meta.name)) {
+  if (it == impl.secrets.end() || it->second.markers != marker_hash(created_by_label(e.meta.ns, e.meta.name), e.meta.uid)) {
     return;
   }
   EventTarget t{e.meta.ns, e.meta.name, e.meta.uid, e.meta.resource_version};
@@ -136,10 +146,9 @@ void Reconcile::done(Attempt a) {
   if (a.outcome != Outcome::kFailed) delete_orphaned_target(impl, *e);
   update_state(*e, a, started_ms, now);
   const bool failed = a.outcome == Outcome::kFailed;
-  const Labels who = {{"name", e->meta.name}, {"namespace", e->meta.ns}};
   Metrics& m = *impl.deps.metrics;
   if (failed) {
-    m.inc("externalsecret_sync_calls_error", who);
+    ++e->sync_errors;
     if (a.error && a.error->message != prev_error) {
       impl.events.warning({e->meta.ns, e->meta.name, e->meta.uid, e->meta.resource_version},
                           "UpdateFailed", a.error->message);
@@ -154,14 +163,7 @@ void Reconcile::done(Attempt a) {
                 {"outcome", storage::outcome_name(a.outcome)}});
   }
   m.inc("extsecretd_sync_outcomes_total", {{"outcome", std::string(storage::outcome_name(a.outcome))}});
-  m.set("externalsecret_reconcile_duration", who, static_cast<double>(now - started_ms) * 1e6);
-  Labels t = who, f = who;
-  t.push_back({"condition", "Ready"});
-  t.push_back({"status", "True"});
-  f.push_back({"condition", "Ready"});
-  f.push_back({"status", "False"});
-  m.set("externalsecret_status_condition", t, failed ? 0 : 1);
-  m.set("externalsecret_status_condition", f, failed ? 1 : 0);
+  e->last_duration_ns = (now - started_ms) * 1'000'000;
 
   EsStatus want = desired_status(*e, a, started_ms, now);
   if (!want.same_outcome(e->status) || want.refresh_time != e->status.refresh_time ||
@@ -186,6 +188,7 @@ void Reconcile::done(Attempt a) {
                         std::string(storage::outcome_name(a.outcome)),
                         failed ? e->state.last_error : std::string(), now - started_ms};
   impl.queue_state(e->state, std::move(h));
+  drop_children(e->state);
   if (!failed) e->forced = false;
   e->pending_hmac.clear();
   e->in_flight = false;

@@ -121,7 +121,8 @@ Result<ClientRef> Controller::Impl::client_for(const EsEntry& e, const StoreRef&
   const bool cluster = ref.kind == "ClusterSecretStore";
   auto it = stores.find(entry_key(ref.kind, e.meta.ns, ref.name));
   if (it == stores.end()) {
-    return Error(ErrorCode::kNotFound, "could not get " + ref.kind + " \"" + ref.name +
+    // Not kNotFound: that code means "the remote secret is gone" and drives deletionPolicy.
+    return Error(ErrorCode::kInvalidConfig, "could not get " + ref.kind + " \"" + ref.name +
                                            "\", " + ref.kind + ".external-secrets.io \"" +
                                            ref.name + "\" not found");
   }

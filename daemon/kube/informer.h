@@ -30,7 +30,7 @@ struct InformerHandler {
 struct InformerOptions {
   std::string collection_path;  // e.g. /apis/external-secrets.io/v1/externalsecrets
   std::string label_selector;   // e.g. reconcile.external-secrets.io/managed=true
-  int page_limit = 500;         // list pagination
+  int page_limit = 250;         // list pagination
   int watch_timeout_s = 300;    // server-side timeoutSeconds (randomised up to 2x)
   int watch_grace_s = 30;       // a watch still open this long after its timeoutSeconds is
                                 // presumed dead (silent connection loss) and replaced

@@ -90,9 +90,22 @@ void Metrics::set(std::string_view name, const Labels& labels, double value) {
   series(name, labels).value = value;
 }
 
+void Metrics::set_collector(std::string_view name, std::function<void(const Emit&)> fn) {
+  auto it = families_.find(name);
+  if (it == families_.end()) it = families_.emplace(std::string(name), Family{}).first;
+  it->second.collector = std::move(fn);
+}
+
 double Metrics::get(std::string_view name, const Labels& labels) const {
   auto it = families_.find(name);
   if (it == families_.end()) return 0.0;
+  if (it->second.collector) {
+    double found = 0.0;
+    it->second.collector([&](const Labels& l, double v) {
+      if (l == labels) found = v;
+    });
+    return found;
+  }
   auto s = it->second.series.find(render_labels(labels));
   return s == it->second.series.end() ? 0.0 : s->second.value;
 }
@@ -113,6 +126,11 @@ std::string Metrics::render() const {
     out += "# TYPE " + name + (family.type == Type::kCounter ? " counter\n" : " gauge\n");
     for (const auto& [labels, s] : family.series) {
       out += name + labels + " " + format_value(s.value) + "\n";
+    }
+    if (family.collector) {
+      family.collector([&out, &name = name](const Labels& labels, double v) {
+        out += name + render_labels(labels) + " " + format_value(v) + "\n";
+      });
     }
   }
   return out;

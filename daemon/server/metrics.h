@@ -4,6 +4,7 @@
 // escaped (\\, \", \n); label names and metric names are constants from our code.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -26,6 +27,12 @@ class Metrics {
   void remove(std::string_view name, const Labels& subset);
   std::string render() const;
 
+  // A family whose series are produced at render time (one per ExternalSecret, say), so that
+  // per-object series cost no memory between scrapes. `fn` calls `emit` once per series.
+  // Passing nullptr removes the collector (its owner is going away).
+  using Emit = std::function<void(const Labels&, double)>;
+  void set_collector(std::string_view name, std::function<void(const Emit&)> fn);
+
  private:
   struct Series {
     Labels labels;
@@ -35,6 +42,7 @@ class Metrics {
     Type type = Type::kGauge;
     std::string help;
     std::map<std::string, Series> series;  // rendered label set -> series
+    std::function<void(const Emit&)> collector;
   };
   Series& series(std::string_view name, const Labels& labels);
   std::map<std::string, Family, std::less<>> families_;
