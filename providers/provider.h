@@ -67,12 +67,27 @@ struct RefReader {
       read_configmap_key;
 };
 
+// Kubernetes service-account tokens for providers that authenticate with one (Vault kubernetes
+// and jwt auth, AWS IRSA, GCP/Azure workload identity).
+struct TokenSource {
+  // TokenRequest (POST .../serviceaccounts/{name}/token) for a ServiceAccount. An empty `ns`
+  // resolves like RefReader (the store's namespace, or the ExternalSecret's for cluster stores);
+  // a SecretStore may not name another namespace.
+  std::function<void(const std::string& ns, const std::string& name,
+                     std::vector<std::string> audiences, int64_t expiration_s,
+                     std::function<void(Result<Sensitive>)>)>
+      request_token;
+  // The daemon's own service-account token (the in-cluster token file), re-read on every call.
+  std::function<Result<Sensitive>()> own_token;
+};
+
 struct ProviderContext {
   uv_loop_t* loop = nullptr;
   HttpClient* http = nullptr;
   Deferrer* deferrer = nullptr;  // to deliver immediate results on a later loop turn
   const Clock* clock = nullptr;
   RefReader refs;
+  TokenSource tokens;
   std::string store_kind;       // SecretStore | ClusterSecretStore
   std::string store_name;
   std::string store_namespace;  // empty for ClusterSecretStore

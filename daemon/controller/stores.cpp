@@ -2,6 +2,8 @@
 // ClusterSecretStores, whose credential references resolve in that namespace). A change to the
 // store's spec drops its clients; the next sync builds a new one. In-flight fetches keep the old
 // client alive through their shared reference.
+#include <cstdio>
+
 #include "daemon/common/crypto.h"
 #include "daemon/common/log.h"
 #include "daemon/controller/controller_impl.h"
@@ -37,38 +39,80 @@ providers::RefReader make_ref_reader(kube::KubeClient* kube, bool cluster, std::
     }
     return ns;
   };
-  providers::RefReader r;
-  r.read_secret_key = [kube, resolve](const std::string& ns, const std::string& name,
-                                      const std::string& key, auto done) {
+  // GETs a Secret or ConfigMap and hands `key` of its data to `done` (base64-decoded for Secrets).
+  auto read = [kube, resolve](const char* plural, bool secret, const std::string& ns,
+                              const std::string& name, const std::string& key,
+                              std::function<void(Result<std::string>)> done) {
     auto where = resolve(ns);
     if (!where) return done(where.error());
-    kube->get("/api/v1/namespaces/" + *where + "/secrets/" + name,
-              [key, done](Result<nlohmann::json> obj) {
+    kube->get("/api/v1/namespaces/" + *where + "/" + plural + "/" + name,
+              [key, secret, done](Result<nlohmann::json> obj) {
                 if (!obj) return done(obj.error());
                 auto d = obj->find("data");
-                if (d == obj->end() || !d->is_object() || !d->contains(key) || !(*d)[key].is_string()) {
-                  return done(Error(ErrorCode::kInvalidRef, "key \"" + key + "\" not found in secret"));
+                if (d == obj->end() || !d->is_object() || !d->contains(key) ||
+                    !(*d)[key].is_string()) {
+                  return done(Error(ErrorCode::kInvalidRef, "key \"" + key + "\" not found"));
                 }
-                auto bytes = base64_decode((*d)[key].get<std::string>());
-                if (!bytes) return done(bytes.error());
-                done(Sensitive(std::move(*bytes)));
+                const auto& text = (*d)[key].get_ref<const std::string&>();
+                if (!secret) return done(text);
+                done(base64_decode(text));
               });
   };
-  r.read_configmap_key = [kube, resolve](const std::string& ns, const std::string& name,
-                                         const std::string& key, auto done) {
-    auto where = resolve(ns);
-    if (!where) return done(where.error());
-    kube->get("/api/v1/namespaces/" + *where + "/configmaps/" + name,
-              [key, done](Result<nlohmann::json> obj) {
-                if (!obj) return done(obj.error());
-                auto d = obj->find("data");
-                if (d == obj->end() || !d->is_object() || !d->contains(key) || !(*d)[key].is_string()) {
-                  return done(Error(ErrorCode::kInvalidRef, "key \"" + key + "\" not found in configmap"));
-                }
-                done((*d)[key].get<std::string>());
-              });
+  providers::RefReader r;
+  r.read_secret_key = [read](const std::string& ns, const std::string& name,
+                             const std::string& key, std::function<void(Result<Sensitive>)> done) {
+    read("secrets", true, ns, name, key, [done](Result<std::string> v) {
+      if (!v) return done(v.error());
+      done(Sensitive(std::move(*v)));
+    });
+  };
+  r.read_configmap_key = [read](const std::string& ns, const std::string& name,
+                                const std::string& key, std::function<void(Result<std::string>)> done) {
+    read("configmaps", false, ns, name, key, std::move(done));
   };
   return r;
+}
+
+providers::TokenSource make_token_source(kube::KubeClient* kube, bool cluster, std::string own_ns) {
+  providers::TokenSource t;
+  t.request_token = [kube, cluster, own_ns](const std::string& ns, const std::string& name,
+                                            std::vector<std::string> audiences, int64_t expiration_s,
+                                            std::function<void(Result<Sensitive>)> done) {
+    const std::string where = ns.empty() ? own_ns : ns;
+    if (!cluster && where != own_ns) {
+      return done(Error(ErrorCode::kPermission,
+                        "a SecretStore cannot reference objects in namespace \"" + ns + "\""));
+    }
+    nlohmann::json req = {{"apiVersion", "authentication.k8s.io/v1"},
+                          {"kind", "TokenRequest"},
+                          {"spec", {{"audiences", audiences}, {"expirationSeconds", expiration_s}}}};
+    kube->create("/api/v1/namespaces/" + where + "/serviceaccounts/" + name + "/token", req,
+                 [done](Result<nlohmann::json> r) {
+                   if (!r) return done(r.error());
+                   auto st = r->find("status");
+                   if (st == r->end() || !st->is_object() || !st->contains("token") ||
+                       !(*st)["token"].is_string()) {
+                     return done(Error(ErrorCode::kInternal, "TokenRequest returned no token"));
+                   }
+                   done(Sensitive((*st)["token"].get<std::string>()));
+                 });
+  };
+  const std::string token_file = kube->config().token_file;
+  t.own_token = [token_file]() -> Result<Sensitive> {
+    if (token_file.empty()) {
+      return Error(ErrorCode::kAuth, "no service-account token: not running in a cluster");
+    }
+    std::FILE* f = std::fopen(token_file.c_str(), "rb");
+    if (f == nullptr) return Error(ErrorCode::kAuth, "cannot read the service-account token file");
+    std::string bytes;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.append(buf, n);
+    std::fclose(f);
+    while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r')) bytes.pop_back();
+    return Sensitive(std::move(bytes));
+  };
+  return t;
 }
 
 }  // namespace
@@ -157,6 +201,7 @@ Result<ClientRef> Controller::Impl::client_for(const EsEntry& e, const StoreRef&
   ctx.store_namespace = cluster ? std::string() : e.meta.ns;
   ctx.es_namespace = e.meta.ns;
   ctx.refs = make_ref_reader(deps.kube, cluster, e.meta.ns);
+  ctx.tokens = make_token_source(deps.kube, cluster, e.meta.ns);
   Metrics* metrics = deps.metrics;
   ctx.count_call = [metrics](std::string_view provider, std::string_view call, bool ok) {
     metrics->inc("externalsecret_provider_api_calls_count",
