@@ -105,6 +105,12 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   return h.hex_final();
 }
 
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  HmacSha256 h(key);
+  h.update(data);
+  return h.final();
+}
+
 Sha3_224::Sha3_224() : ctx_(EVP_MD_CTX_new()) {
   if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha3_224(), nullptr) != 1) {
     crypto_failure("EVP_DigestInit_ex");
@@ -149,12 +155,16 @@ void HmacSha256::update(std::string_view data) {
   }
 }
 
-std::string HmacSha256::hex_final() {
+std::string HmacSha256::hex_final() { return hex_encode(final()); }
+
+std::string HmacSha256::final() {
   unsigned char out[EVP_MAX_MD_SIZE];
   size_t len = 0;
   if (done_ || EVP_MAC_final(ctx_, out, &len, sizeof out) != 1) crypto_failure("EVP_MAC_final");
   done_ = true;
-  return hex_encode(std::string_view(reinterpret_cast<const char*>(out), len));
+  std::string raw(reinterpret_cast<const char*>(out), len);
+  OPENSSL_cleanse(out, sizeof out);
+  return raw;
 }
 
 std::string base64_encode(std::string_view bytes) {

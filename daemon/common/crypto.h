@@ -24,6 +24,8 @@ std::string hex_encode(std::string_view bytes);
 std::string sha3_224_hex(std::string_view data);
 std::string sha256_hex(std::string_view data);
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+// Raw (binary) HMAC-SHA256, 32 bytes; for key derivation chains such as SigV4's.
+std::string hmac_sha256(std::string_view key, std::string_view data);
 
 // Incremental SHA3-224, for hashing large formatted inputs without building them in memory.
 class Sha3_224 {
@@ -49,8 +51,9 @@ class HmacSha256 {
   HmacSha256(const HmacSha256&) = delete;
   HmacSha256& operator=(const HmacSha256&) = delete;
   void update(std::string_view data);
-  // Call once; later calls (and update() after it) abort.
+  // Call one of these once; later calls (and update() after it) abort. final() is raw bytes.
   std::string hex_final();
+  std::string final();
 
  private:
   evp_mac_ctx_st* ctx_;

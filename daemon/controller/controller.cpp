@@ -237,9 +237,7 @@ void Controller::Impl::on_es_event(kube::EventType t, const nlohmann::json& obj)
     if (l != loaded.end()) {
       e.state = std::move(l->second);
       loaded.erase(l);
-      std::vector<storage::OwnedField>().swap(e.state.owned);  // read from SQLite when needed
-      std::vector<storage::KeyVersion>().swap(e.state.versions);
-      e.state.write_children = false;
+      drop_children(e.state);  // read from SQLite when needed
     }
   }
   if (e.spec) es_by_target.erase(key_of(e.meta.ns, e.spec->target_name));

@@ -54,6 +54,9 @@ struct SecretInfo {
 // mismatch only means the live Secret is read before deciding).
 uint64_t marker_hash(std::string_view created_by, std::string_view owner_uid);
 
+// Drops from an EsState what memory does not need between attempts (record.cpp).
+void drop_children(storage::EsState& s);
+
 struct StoreEntry {
   StoreSpec spec;
   std::map<std::string, ClientRef> clients;  // by ES namespace (referent auth); "" for SecretStore

@@ -30,24 +30,30 @@ inline constexpr const char kOwnedByOther[] = "target is owned by another Extern
 inline constexpr const char kTakeOwnership[] = "failed to take ownership of target secret";
 }  // namespace message
 
+// Compact: times as Unix ms (0 = absent), syncedResourceVersion and binding.name as hashes
+// (only compared; the patch takes their text from the ExternalSecret's entry).
 struct EsStatus {
-  std::string ready;       // "True" | "False" | "" (no condition yet)
+  std::string ready;  // "True" | "False" | "" (no condition yet)
   std::string reason;
   std::string message;
-  std::string transition;  // lastTransitionTime (RFC 3339)
-  std::string refresh_time;
-  std::string synced_rv;   // syncedResourceVersion
-  std::string binding;     // binding.name
+  int64_t transition_ms = 0;  // lastTransitionTime
+  int64_t refresh_ms = 0;     // refreshTime
+  uint64_t synced_rv_h = 0;   // text_hash(syncedResourceVersion), 0 = absent
+  uint64_t binding_h = 0;     // text_hash(binding.name), 0 = absent
 
   // Same condition and fields, ignoring the times.
   bool same_outcome(const EsStatus& o) const {
     return ready == o.ready && reason == o.reason && message == o.message &&
-           synced_rv == o.synced_rv && binding == o.binding;
+           synced_rv_h == o.synced_rv_h && binding_h == o.binding_h;
   }
 };
 
+uint64_t text_hash(const std::string& s);  // 0 for ""
+
 EsStatus parse_status(const nlohmann::json& es);
-// The JSON merge patch body for /status.
-nlohmann::json status_patch(const EsStatus& s);
+// The JSON merge patch body for /status. Empty `synced_rv`/`binding` and a zero refresh time are
+// left out, so the fields keep what the object has (a failure does not touch them).
+nlohmann::json status_patch(const EsStatus& s, const std::string& synced_rv,
+                            const std::string& binding);
 
 }  // namespace esd::controller

@@ -25,12 +25,13 @@ EsStatus desired_status(const EsEntry& e, const Attempt& a, int64_t started_ms, 
   s.reason = a.reason;
   s.message = a.message;
   if (!failed) {
-    s.synced_rv = e.synced_version;
-    if (e.spec) s.binding = e.spec->target_name;
+    s.synced_rv_h = text_hash(e.synced_version);
+    if (e.spec) s.binding_h = text_hash(e.spec->target_name);
   }
-  if (s.ready != e.status.ready || s.transition.empty()) s.transition = format_rfc3339(now);
-  if (!failed && (a.wrote || !s.same_outcome(e.status) || s.refresh_time.empty())) {
-    s.refresh_time = format_rfc3339(started_ms);
+  // Second precision, as the API stores it, so that what we remember equals what comes back.
+  if (s.ready != e.status.ready || s.transition_ms == 0) s.transition_ms = now / 1000 * 1000;
+  if (!failed && (a.wrote || !s.same_outcome(e.status) || s.refresh_ms == 0)) {
+    s.refresh_ms = started_ms / 1000 * 1000;
   }
   return s;
 }
@@ -78,11 +79,6 @@ void update_state(EsEntry& e, const Attempt& a, int64_t started_ms, int64_t now)
   }
 }
 
-void drop_children(storage::EsState& s) {
-  std::vector<storage::OwnedField>().swap(s.owned);
-  std::vector<storage::KeyVersion>().swap(s.versions);
-  s.write_children = false;
-}
 
 // spec.target.name changed under creationPolicy Owner: the Secret written under the old name is
 // deleted if it still carries this ExternalSecret's created-by label (ESO's orphan cleanup).
@@ -105,6 +101,18 @@ void delete_orphaned_target(Controller::Impl& impl, const EsEntry& e) {
 }
 
 }  // namespace
+
+// What the in-memory state does not need between attempts: owned fields and versions live in
+// SQLite; uid, namespace, name and store are set again from the entry before every write.
+void drop_children(storage::EsState& s) {
+  std::string().swap(s.uid);
+  std::string().swap(s.ns);
+  std::string().swap(s.name);
+  std::string().swap(s.store);
+  std::vector<storage::OwnedField>().swap(s.owned);
+  std::vector<storage::KeyVersion>().swap(s.versions);
+  s.write_children = false;
+}
 
 void Controller::Impl::queue_state(const storage::EsState& st, storage::HistoryRow h) {
   pending_state.emplace_back(st, std::move(h));
@@ -166,12 +174,15 @@ void Reconcile::done(Attempt a) {
   e->last_duration_ns = (now - started_ms) * 1'000'000;
 
   EsStatus want = desired_status(*e, a, started_ms, now);
-  if (!want.same_outcome(e->status) || want.refresh_time != e->status.refresh_time ||
-      want.transition != e->status.transition) {
+  if (!want.same_outcome(e->status) || want.refresh_ms != e->status.refresh_ms ||
+      want.transition_ms != e->status.transition_ms) {
     m.inc("extsecretd_status_writes_total", {});
     e->status = want;
     Controller::Impl* ip = &impl;
-    impl.deps.kube->merge_patch(status_path(*e), status_patch(want),
+    const bool ok = !failed && e->spec.has_value();
+    impl.deps.kube->merge_patch(status_path(*e),
+                                status_patch(want, ok ? e->synced_version : std::string(),
+                                             ok ? e->spec->target_name : std::string()),
                                 [ip, id = uid](Result<nlohmann::json> r) {
                                   if (r || ip->stopped) return;
                                   log::warn(kComponent, "status_write_failed", {{"error", r.error()}});
