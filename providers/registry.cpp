@@ -3,13 +3,15 @@
 #include <array>
 
 #include "providers/fake/fake_provider.h"
+#include "providers/vault/vault_provider.h"
 
 namespace esd::providers {
 namespace {
 
 // One row per compiled-in provider, in spec.provider key order. Add new backends here.
-constexpr std::array<RegistryEntry, 1> kProviders = {{
+constexpr std::array<RegistryEntry, 2> kProviders = {{
     {"fake", &fake::provider},
+    {"vault", &vault::provider},
 }};
 
 }  // namespace

@@ -114,6 +114,12 @@ Status parse_provider(const Fields& spec, StoreSpec& out) {
   }
   out.provider = it.key();
   out.provider_spec = it.value();
+  // spec.retrySettings belongs to the store but is honoured by the provider: hand it over
+  // inside the provider's own spec (providers see nothing else of the store).
+  const json* retry = spec.raw("retrySettings");
+  if (retry != nullptr && retry->is_object() && !out.provider_spec.contains("retrySettings")) {
+    out.provider_spec["retrySettings"] = *retry;
+  }
   return ok_status();
 }
 

@@ -1,0 +1,1 @@
+"""Internals of the fake HashiCorp Vault server (tests/fakes/vault_server.py)."""

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Out-of-process fake HashiCorp Vault server for e2e tests, the demo and the benchmark.
+
+Contract: tests/fakes/VAULT_FAKE_API.md. Python 3 standard library only.
+Usage: vault_server.py --port 0 --port-file FILE [--tls-dir DIR] [--root-token T]
+                       [--jwt-key K] [--quiet]
+Internals live in tests/fakes/vault/ (state, kv, auth, handler, control, tls); HTTP plumbing,
+request log and fault rules are shared with the fake Kubernetes server (tests/fakes/kube/).
+"""
+
+import argparse
+import os
+import signal
+import ssl
+import sys
+import threading
+from http.server import ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from kube.control import Faults, RequestLog  # noqa: E402
+from kube_apiserver import write_port_file  # noqa: E402
+from vault.handler import Handler  # noqa: E402
+from vault.state import State  # noqa: E402
+from vault.tls import server_context  # noqa: E402
+
+
+class FakeVaultServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, opts):
+        super().__init__((opts.host, opts.port), Handler)
+        self.opts = opts
+        self.state = State(root_token=opts.root_token, jwt_key=opts.jwt_key)
+        self.reqlog = RequestLog()
+        self.faults = Faults()
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (OSError, ssl.SSLError)):
+            return                      # client went away / failed TLS handshake
+        super().handle_error(request, client_address)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--port-file")
+    p.add_argument("--tls-dir")
+    p.add_argument("--root-token", default="root")
+    p.add_argument("--jwt-key", default="fake-jwt-key")
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    server = FakeVaultServer(opts)
+    if opts.tls_dir:
+        server.socket = server_context(opts.tls_dir).wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False)
+
+    def stop(signum, frame):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    port = server.server_address[1]
+    if opts.port_file:
+        write_port_file(opts.port_file, port)
+    if not opts.quiet:
+        sys.stderr.write("fake-vault: serving %s on %s:%d\n"
+                         % ("https" if opts.tls_dir else "http", opts.host, port))
+    server.serve_forever(poll_interval=0.2)
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
