@@ -106,6 +106,9 @@ class SecretClient {
   virtual void get_secret_map(RemoteRef ref, MapDone done) = 0;
   // dataFrom[].find: matching secrets, key = secret name, value = the whole secret value.
   virtual void get_all_secrets(FindRef find, MapDone done) = 0;
+  // Store validation (ESO's Validate()): can this store be used, e.g. does the login work.
+  // true = validated; false = cannot tell (ESO's ValidationUnknown); an Error = invalid.
+  virtual void validate(std::function<void(Result<bool>)> done) = 0;
   // After close(), no callback is delivered and no request is started.
   virtual void close() = 0;
 };

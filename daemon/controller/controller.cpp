@@ -166,6 +166,7 @@ void Controller::Impl::on_synced() {
   log::info(kComponent, "informers_synced",
             {{"externalsecrets", static_cast<int64_t>(es.size())},
              {"managed_secrets", static_cast<int64_t>(secrets.size())}});
+  for (auto& [key, s] : stores) validate_store(key);
   for (auto& [uid, e] : es) schedule_initial(e);
   loaded.clear();
   pump();

@@ -59,7 +59,11 @@ void drop_children(storage::EsState& s);
 
 struct StoreEntry {
   StoreSpec spec;
+  std::string spec_error;  // why the spec is invalid ("" when it parsed)
   std::map<std::string, ClientRef> clients;  // by ES namespace (referent auth); "" for SecretStore
+  EsStatus status;         // the store's live Ready condition (same shape as an ExternalSecret's)
+  std::string uid;
+  uint64_t validation = 0;  // sequence of the newest validation; older answers are dropped
   bool seen = false;
 };
 
@@ -94,6 +98,10 @@ struct Controller::Impl {
 
   // stores.cpp
   Result<ClientRef> client_for(const EsEntry& e, const StoreRef& ref);
+  Result<ClientRef> client_in(const std::string& es_ns, const StoreRef& ref);
+  void validate_store(const std::string& key);
+  void set_store_status(const std::string& key, bool ready, const char* reason,
+                        const char* message, const std::string& detail);
   std::string store_key(const EsEntry& e, const StoreRef& ref) const;
   void requeue_failing_for_store(const std::string& kind, const std::string& name);
 

@@ -53,7 +53,7 @@ void EventRecorder::record(const EventTarget& es, const char* type, const std::s
       {"note", note.size() > kMaxNote ? note.substr(0, kMaxNote) : note},
       {"regarding",
        {{"apiVersion", "external-secrets.io/v1"},
-        {"kind", "ExternalSecret"},
+        {"kind", es.kind},
         {"namespace", es.ns},
         {"name", es.name},
         {"uid", es.uid},

@@ -19,6 +19,7 @@ struct EventTarget {
   std::string name;
   std::string uid;
   std::string resource_version;
+  std::string kind = "ExternalSecret";  // or SecretStore / ClusterSecretStore
 };
 
 class EventRecorder {

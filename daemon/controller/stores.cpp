@@ -130,22 +130,29 @@ void Controller::Impl::on_store_event(const std::string& kind, kube::EventType t
     return;
   }
   auto spec = parse_store(obj);
-  if (!spec) {
-    log::warn(kComponent, "store_invalid",
-              {{"kind", kind}, {"ns", meta.ns}, {"store", meta.name}, {"error", spec.error()}});
-    StoreEntry& s = stores[key];
-    s.spec = StoreSpec{kind, meta.ns, meta.name, "", nullptr, "", {}, "invalid"};
-    s.clients.clear();
-    s.seen = true;
-    return;
-  }
   auto [it, inserted] = stores.try_emplace(key);
   StoreEntry& s = it->second;
   s.seen = true;
-  if (!inserted && s.spec.fingerprint == spec->fingerprint) return;
+  s.uid = meta.uid;
+  s.status = parse_status(obj);
+  if (!spec) {
+    log::warn(kComponent, "store_invalid",
+              {{"kind", kind}, {"ns", meta.ns}, {"store", meta.name}, {"error", spec.error()}});
+    const bool changed = s.spec_error != spec.error().message || !s.spec.provider.empty();
+    s.spec = StoreSpec{kind, meta.ns, meta.name, "", nullptr, "", {}, "invalid"};
+    s.spec_error = spec.error().message;
+    s.clients.clear();
+    if (changed && is_ready) validate_store(key);
+    return;
+  }
+  if (!inserted && s.spec_error.empty() && s.spec.fingerprint == spec->fingerprint) return;
   s.spec = std::move(*spec);
+  s.spec_error.clear();
   s.clients.clear();  // rebuilt at the next sync with the new spec
-  if (is_ready) requeue_failing_for_store(kind, meta.name);
+  if (is_ready) {
+    validate_store(key);
+    requeue_failing_for_store(kind, meta.name);
+  }
 }
 
 // A store that appears or changes gets its failing ExternalSecrets retried at once, instead of at
@@ -162,8 +169,12 @@ void Controller::Impl::requeue_failing_for_store(const std::string& kind, const 
 }
 
 Result<ClientRef> Controller::Impl::client_for(const EsEntry& e, const StoreRef& ref) {
+  return client_in(e.meta.ns, ref);
+}
+
+Result<ClientRef> Controller::Impl::client_in(const std::string& es_ns, const StoreRef& ref) {
   const bool cluster = ref.kind == "ClusterSecretStore";
-  auto it = stores.find(entry_key(ref.kind, e.meta.ns, ref.name));
+  auto it = stores.find(entry_key(ref.kind, es_ns, ref.name));
   if (it == stores.end()) {
     // Not kNotFound: that code means "the remote secret is gone" and drives deletionPolicy.
     return Error(ErrorCode::kInvalidConfig, "could not get " + ref.kind + " \"" + ref.name +
@@ -175,15 +186,15 @@ Result<ClientRef> Controller::Impl::client_for(const EsEntry& e, const StoreRef&
     return Error(ErrorCode::kInvalidConfig, ref.kind + " \"" + ref.name + "\" is invalid");
   }
   if (cluster) {
-    auto labels = ns_labels.find(e.meta.ns);
+    auto labels = ns_labels.find(es_ns);
     static const std::map<std::string, std::string> kNone;
-    if (!store_allows_namespace(s.spec, e.meta.ns, labels == ns_labels.end() ? kNone : labels->second)) {
+    if (!store_allows_namespace(s.spec, es_ns, labels == ns_labels.end() ? kNone : labels->second)) {
       return Error(ErrorCode::kPermission, "using cluster store \"" + ref.name +
-                                               "\" is not allowed from namespace \"" + e.meta.ns +
+                                               "\" is not allowed from namespace \"" + es_ns +
                                                "\": denied by spec.condition");
     }
   }
-  const std::string client_ns = cluster ? e.meta.ns : std::string();
+  const std::string client_ns = cluster ? es_ns : std::string();
   if (auto c = s.clients.find(client_ns); c != s.clients.end()) return c->second;
   const providers::Provider* p = providers::find_provider(s.spec.provider);
   if (p == nullptr) {
@@ -198,10 +209,10 @@ Result<ClientRef> Controller::Impl::client_for(const EsEntry& e, const StoreRef&
   ctx.clock = deps.clock;
   ctx.store_kind = ref.kind;
   ctx.store_name = ref.name;
-  ctx.store_namespace = cluster ? std::string() : e.meta.ns;
-  ctx.es_namespace = e.meta.ns;
-  ctx.refs = make_ref_reader(deps.kube, cluster, e.meta.ns);
-  ctx.tokens = make_token_source(deps.kube, cluster, e.meta.ns);
+  ctx.store_namespace = cluster ? std::string() : es_ns;
+  ctx.es_namespace = es_ns;
+  ctx.refs = make_ref_reader(deps.kube, cluster, es_ns);
+  ctx.tokens = make_token_source(deps.kube, cluster, es_ns);
   Metrics* metrics = deps.metrics;
   ctx.count_call = [metrics](std::string_view provider, std::string_view call, bool ok) {
     metrics->inc("externalsecret_provider_api_calls_count",

@@ -15,6 +15,7 @@ namespace {
 using nlohmann::json;
 
 constexpr int kValidationReady = 0;
+constexpr int kValidationUnknown = 1;
 constexpr int kValidationError = 2;
 
 struct Entry {
@@ -133,8 +134,10 @@ struct State {
 
 class FakeClient final : public SecretClient {
  public:
-  FakeClient(Config config, Deferrer* deferrer)
-      : state_(std::make_shared<State>(State{std::move(config), true})), deferrer_(deferrer) {}
+  FakeClient(Config config, int validation_result, Deferrer* deferrer)
+      : state_(std::make_shared<State>(State{std::move(config), true})),
+        validation_result_(validation_result),
+        deferrer_(deferrer) {}
   ~FakeClient() override { close(); }
 
   void get_secrets(std::vector<RemoteRef> refs, GetDone done) override {
@@ -166,10 +169,21 @@ class FakeClient final : public SecretClient {
     });
   }
 
+  // validationResult forces the answer, as in ESO: 0 Ready, 1 Unknown, 2 Error.
+  void validate(std::function<void(Result<bool>)> done) override {
+    if (!state_->alive) return;
+    deferrer_->post([state = state_, result = validation_result_, done = std::move(done)] {
+      if (!state->alive) return;
+      if (result == kValidationError) return done(invalid("unable to validate"));
+      done(result != kValidationUnknown);
+    });
+  }
+
   void close() override { state_->alive = false; }
 
  private:
   std::shared_ptr<State> state_;
+  int validation_result_;
   Deferrer* deferrer_;
 };
 
@@ -177,12 +191,10 @@ class FakeProvider final : public Provider {
  public:
   std::string_view name() const override { return "fake"; }
 
-  // ESO's admission check plus the store-level validationResult (2 = Error fails validation,
-  // like ESO's Validate(); 1 = Unknown is not a failure there either).
+  // ESO's admission check; validationResult is answered by the client's validate().
   Status validate(const json& provider_spec) const override {
     auto parsed = parse_spec(provider_spec);
     if (!parsed) return std::move(parsed).error();
-    if (parsed->validation_result == kValidationError) return invalid("unable to validate");
     return ok_status();
   }
 
@@ -194,7 +206,8 @@ class FakeProvider final : public Provider {
     auto parsed = parse_spec(provider_spec);
     if (!parsed) return std::move(parsed).error();
     return std::unique_ptr<SecretClient>(
-        std::make_unique<FakeClient>(std::move(parsed->config), ctx.deferrer));
+        std::make_unique<FakeClient>(std::move(parsed->config), parsed->validation_result,
+                                     ctx.deferrer));
   }
 };
 

@@ -222,6 +222,21 @@ class VaultClient final : public SecretClient {
     });
   }
 
+  // ESO's Vault Validate() logs in: here, an authenticated lookup-self (which logs in first
+  // when the auth method needs it, and keeps the token for the syncs that follow).
+  void validate(std::function<void(Result<bool>)> done) override {
+    post([done = std::move(done)](const CorePtr& c) {
+      Call call;
+      call.path = "auth/token/lookup-self";
+      call.metric = "LookupSelf";
+      call.auth = CallAuth::kToken;
+      c->send(std::move(call), [done](Result<HttpResponse> r) {
+        if (!r) return done(std::move(r).error());
+        done(true);
+      });
+    });
+  }
+
   void close() override { core_->close(); }
 
  private:

@@ -2,8 +2,8 @@
 """Out-of-process fake HashiCorp Vault server for e2e tests, the demo and the benchmark.
 
 Contract: tests/fakes/VAULT_FAKE_API.md. Python 3 standard library only.
-Usage: vault_server.py --port 0 --port-file FILE [--tls-dir DIR] [--root-token T]
-                       [--jwt-key K] [--quiet]
+Usage: vault_server.py --port 0 --port-file FILE [--tls-dir DIR [--require-client-cert]]
+                       [--root-token T] [--jwt-key K] [--quiet]
 Internals live in tests/fakes/vault/ (state, kv, auth, handler, control, tls); HTTP plumbing,
 request log and fault rules are shared with the fake Kubernetes server (tests/fakes/kube/).
 """
@@ -51,6 +51,8 @@ def parse_args(argv):
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--port-file")
     p.add_argument("--tls-dir")
+    p.add_argument("--require-client-cert", action="store_true",
+                   help="with --tls-dir: refuse TLS handshakes without a client certificate")
     p.add_argument("--root-token", default="root")
     p.add_argument("--jwt-key", default="fake-jwt-key")
     p.add_argument("--quiet", action="store_true")
@@ -59,9 +61,13 @@ def parse_args(argv):
 
 def main(argv=None):
     opts = parse_args(sys.argv[1:] if argv is None else argv)
+    if opts.require_client_cert and not opts.tls_dir:
+        sys.stderr.write("fake-vault: --require-client-cert needs --tls-dir\n")
+        return 2
     server = FakeVaultServer(opts)
     if opts.tls_dir:
-        server.socket = server_context(opts.tls_dir).wrap_socket(
+        ctx = server_context(opts.tls_dir, require_client_cert=opts.require_client_cert)
+        server.socket = ctx.wrap_socket(
             server.socket, server_side=True, do_handshake_on_connect=False)
 
     def stop(signum, frame):

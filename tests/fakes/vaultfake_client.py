@@ -12,11 +12,13 @@ Python 3 standard library only. Contract of the server: tests/fakes/VAULT_FAKE_A
     vault.stop()                                   # also: `with start_vault(d) as vault:`
 
 start_vault(tmpdir, tls=False, root_token="root", jwt_key=None, extra_args=(), quiet=True,
-            timeout=30) -> FakeVault   (subprocess on port 0; stderr in vault.log_path; TLS
-            material in <tmpdir>/vaultfake-tls-N/)
+            timeout=30, require_client_cert=False) -> FakeVault   (subprocess on port 0;
+            stderr in vault.log_path; TLS material in <tmpdir>/vaultfake-tls-N/;
+            require_client_cert=True (needs tls=True): handshakes without a client certificate
+            fail, and the helpers below then present vault.client_cert on every request)
 
 FakeVault attributes: url, port, tls, tls_dir, ca_file, client_cert, client_key, client_ca
-    (None without TLS), root_token, jwt_key, proc, log_path.
+    (None without TLS), require_client_cert, root_token, jwt_key, proc, log_path.
 FakeVault methods (control helpers raise RuntimeError on a non-200 control reply):
     api(method, path, body=None, token=<root>, namespace=None, headers=None, cert=False,
         timeout=30) -> (status, body)  token=None sends no X-Vault-Token; cert=True presents
@@ -74,6 +76,7 @@ class FakeVault:
             f("client.key")
         self.client_ca = f("client-ca.crt")
         self.url = "%s://127.0.0.1:%d" % ("https" if self.tls else "http", port)
+        self.require_client_cert = False
 
     def __enter__(self):
         return self
@@ -85,7 +88,7 @@ class FakeVault:
         if not self.tls:
             return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         ctx = ssl.create_default_context(cafile=self.ca_file)
-        if cert:
+        if cert or self.require_client_cert:
             ctx.load_cert_chain(self.client_cert, self.client_key)
         return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
                                            context=ctx)
@@ -276,7 +279,9 @@ class FakeVault:
 
 
 def start_vault(tmpdir, tls=False, root_token="root", jwt_key=None, extra_args=(), quiet=True,
-                timeout=30):
+                timeout=30, require_client_cert=False):
+    if require_client_cert and not tls:
+        raise ValueError("require_client_cert needs tls=True")
     n = next(_COUNTER)
     port_file = os.path.join(tmpdir, "vaultfake-%d-%d.port" % (os.getpid(), n))
     log_path = os.path.join(tmpdir, "vaultfake-%d-%d.log" % (os.getpid(), n))
@@ -285,6 +290,8 @@ def start_vault(tmpdir, tls=False, root_token="root", jwt_key=None, extra_args=(
     tls_dir = os.path.join(tmpdir, "vaultfake-tls-%d" % n) if tls else None
     if tls_dir:
         args += ["--tls-dir", tls_dir]
+    if require_client_cert:
+        args.append("--require-client-cert")
     if jwt_key is not None:
         args += ["--jwt-key", jwt_key]
     if quiet:
@@ -305,4 +312,5 @@ def start_vault(tmpdir, tls=False, root_token="root", jwt_key=None, extra_args=(
     vault = FakeVault(tmpdir, proc, port, tls_dir, root_token, jwt_key or "fake-jwt-key",
                       log_path)
     vault._log = log
+    vault.require_client_cert = bool(require_client_cert)
     return vault

@@ -106,11 +106,25 @@ TEST_CASE("fake provider: validates the store spec like ESO's admission", "[prov
   bad(R"({"data": {"key": "k"}})");
   bad(R"({"data": [{"key": 5, "value": "v"}]})");
   bad(R"({"validationResult": "Ready"})");
-  SECTION("validationResult 2 (Error) fails validation; 1 (Unknown) does not, as in ESO") {
-    CHECK(bad(R"({"validationResult": 2})") == "unable to validate");
-    CHECK(p.validate(json::parse(R"({"validationResult": 1})")).ok());
-    CHECK(p.validate(json::parse(R"({"validationResult": 0})")).ok());
-  }
+}
+
+TEST_CASE("fake provider: validationResult forces the client's validate()", "[providers][fake]") {
+  const auto outcome = [](const char* spec) {
+    LoopFixture fx;
+    auto client = esd::providers::fake::provider().create(json::parse(spec), fx.context());
+    REQUIRE(client.ok());
+    std::optional<esd::Result<bool>> got;
+    (*client)->validate([&](esd::Result<bool> r) { got = std::move(r); });
+    CHECK_FALSE(got.has_value());  // never synchronous
+    fx.run_until([&] { return got.has_value(); });
+    std::string out = !*got ? "error: " + got->error().message : (got->value() ? "ready" : "unknown");
+    client->reset();
+    fx.finish();
+    return out;
+  };
+  CHECK(outcome(R"({"validationResult": 0})") == "ready");
+  CHECK(outcome(R"({"validationResult": 1})") == "unknown");
+  CHECK(outcome(R"({"validationResult": 2})") == "error: unable to validate");
 }
 
 TEST_CASE("fake provider: create needs a deferrer and a valid spec", "[providers][fake]") {

@@ -1,7 +1,8 @@
 """TLS material of the fake Vault server (openssl CLI): the server CA/cert come from the
 fake Kubernetes server's helper (kube/tokens.py ensure_tls); this adds a client CA and one
 client certificate for cert auth / mTLS, and builds the server's SSL context (client
-certificates requested but optional, verified against client-ca.crt)."""
+certificates requested but optional, or required with require_client_cert; verified against
+client-ca.crt)."""
 
 import os
 import ssl
@@ -42,11 +43,12 @@ def ensure_client_tls(tls_dir):
     return paths
 
 
-def server_context(tls_dir):
+def server_context(tls_dir, require_client_cert=False):
+    """require_client_cert: a handshake without a client certificate fails (ssl.CERT_REQUIRED)."""
     _, cert, key = ensure_tls(tls_dir)
     client_ca, _, _ = ensure_client_tls(tls_dir)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
     ctx.load_verify_locations(client_ca)
     return ctx
