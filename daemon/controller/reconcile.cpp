@@ -59,12 +59,7 @@ void Controller::Impl::reconcile(const std::string& uid, const std::string& slot
 void Reconcile::run() {
   EsEntry& e = *entry();
   auto fail = [this](Error err) {
-    Attempt a;
-    a.outcome = Outcome::kFailed;
-    a.reason = reason::kSecretSyncedError;
-    a.message = err.message;
-    a.error = std::move(err);
-    a.retry = false;
+    Attempt a = Attempt::failed(err.message.c_str(), err, /*retry=*/false);
     // Answered on a later turn, like every other outcome.
     auto self = shared_from_this();
     c->deferrer.post([self, a = std::move(a)]() mutable { self->done(std::move(a)); });
@@ -90,15 +85,7 @@ void Reconcile::run() {
 void Reconcile::on_fetched(Result<FetchOutcome> r) {
   EsEntry* e = entry();
   if (e == nullptr || c->stopped) return done(Attempt{Outcome::kSkipped});
-  if (!r) {
-    Attempt a;
-    a.outcome = Outcome::kFailed;
-    a.reason = reason::kSecretSyncedError;
-    a.message = message::kProviderError;
-    a.error = std::move(r).error();
-    a.retry = true;
-    return done(std::move(a));
-  }
+  if (!r) return done(Attempt::failed(message::kProviderError, std::move(r).error()));
   fetched = std::move(*r);
   for (const auto& m : fetched.missing) {
     c->events.normal(target_of(*e), "MissingProviderSecret", m);
@@ -150,16 +137,11 @@ void Reconcile::on_live(Result<nlohmann::json> live) {
   EsEntry* e = entry();
   if (e == nullptr || c->stopped) return done(Attempt{Outcome::kSkipped});
   const EsSpec& spec = *e->spec;
-  Attempt a;
-  a.outcome = Outcome::kFailed;
-  a.reason = reason::kSecretSyncedError;
   std::optional<nlohmann::json> current;
   if (live) {
     current = std::move(*live);
   } else if (live.error().code != ErrorCode::kNotFound) {
-    a.message = message::kUpdateFailed;
-    a.error = live.error();
-    return done(std::move(a));
+    return done(Attempt::failed(message::kUpdateFailed, live.error()));
   }
   if (!current && spec.creation == CreationPolicy::kMerge) {
     Attempt m;
@@ -176,10 +158,7 @@ void Reconcile::on_live(Result<nlohmann::json> live) {
   if (auto st = c->deps.state->get(uid); st && *st) owned = std::move((*st)->owned);
   auto built = build_secret(id, spec, fetched.data, current, owned, c->hmac_key.view());
   if (!built) {
-    a.message = built.error().message;
-    a.error = built.error();
-    a.retry = false;
-    return done(std::move(a));
+    return done(Attempt::failed(built.error().message.c_str(), built.error(), /*retry=*/false));
   }
   Attempt ok;
   ok.data_hmac = built->data_hmac;
@@ -189,67 +168,64 @@ void Reconcile::on_live(Result<nlohmann::json> live) {
   if (!built->changed) return done(std::move(ok));
   e->pending_hmac = built->data_hmac;
   const bool create = built->create;
-  const std::string query = "?fieldManager=" + url_escape(field_manager(e->meta.name));
-  const std::string path = create ? "/api/v1/namespaces/" + e->meta.ns + "/secrets" + query
-                                  : secret_path(e->meta.ns, spec.target_name) + query;
   Sensitive body(built->object.dump());
   built->object = nullptr;
-  auto self = shared_from_this();
+  send_write(create, std::move(body), std::move(ok));
+}
+
+// POST (create) or PUT (update, with the resourceVersion read just before) of the Secret.
+void Reconcile::send_write(bool create, Sensitive body, Attempt ok) {
+  const EsEntry& e = *entry();
+  const std::string query = "?fieldManager=" + url_escape(field_manager(e.meta.name));
+  const std::string path = create ? "/api/v1/namespaces/" + e.meta.ns + "/secrets" + query
+                                  : secret_path(e.meta.ns, e.spec->target_name) + query;
   c->deps.metrics->inc("extsecretd_secret_writes_total", {});
   c->deps.kube->send(create ? "POST" : "PUT", path, std::move(body), "application/json",
-                     [self, ok = std::move(ok), create](Result<nlohmann::json> r) mutable {
-                       EsEntry* e = self->entry();
-                       if (e == nullptr || self->c->stopped) return self->done(Attempt{Outcome::kSkipped});
-                       if (!r && r.error().code == ErrorCode::kConflict &&
-                           self->conflicts < kMaxConflictRetries) {
-                         ++self->conflicts;  // someone wrote in between: re-read and retry
-                         e->forced = true;
-                         return self->write_target();
-                       }
-                       if (!r) {
-                         Attempt a;
-                         a.outcome = Outcome::kFailed;
-                         a.reason = reason::kSecretSyncedError;
-                         a.message = message::kUpdateFailed;
-                         a.error = r.error();
-                         a.retry = r.error().code != ErrorCode::kInvalidConfig;
-                         return self->done(std::move(a));
-                       }
-                       ok.outcome = Outcome::kWritten;
-                       ok.wrote = true;
-                       if (auto m = r->find("metadata"); m != r->end() && m->is_object()) {
-                         ok.secret_rv = m->value("resourceVersion", "");
-                       }
-                       self->c->events.normal(target_of(*e), create ? "Created" : "Updated",
-                                              create ? "secret created" : "secret updated");
-                       self->done(std::move(ok));
+                     [self = shared_from_this(), ok = std::move(ok), create](
+                         Result<nlohmann::json> r) mutable {
+                       self->on_written(std::move(r), std::move(ok), create);
                      });
+}
+
+void Reconcile::on_written(Result<nlohmann::json> r, Attempt ok, bool create) {
+  EsEntry* e = entry();
+  if (e == nullptr || c->stopped) return done(Attempt{Outcome::kSkipped});
+  if (!r && r.error().code == ErrorCode::kConflict && conflicts < kMaxConflictRetries) {
+    ++conflicts;  // someone wrote in between (or the Secret appeared): re-read and retry
+    e->forced = true;
+    return write_target();
+  }
+  if (!r) {
+    const bool retry = r.error().code != ErrorCode::kInvalidConfig;
+    return done(Attempt::failed(message::kUpdateFailed, r.error(), retry));
+  }
+  ok.outcome = Outcome::kWritten;
+  ok.wrote = true;
+  if (auto m = r->find("metadata"); m != r->end() && m->is_object()) {
+    ok.secret_rv = m->value("resourceVersion", "");
+  }
+  c->events.normal(target_of(*e), create ? "Created" : "Updated",
+                   create ? "secret created" : "secret updated");
+  done(std::move(ok));
 }
 
 void Reconcile::delete_target() {
   EsEntry& e = *entry();
   const EsSpec& spec = *e.spec;
   if (spec.creation != CreationPolicy::kOwner) {
-    Attempt a;
-    a.outcome = Outcome::kFailed;
-    a.reason = reason::kSecretSyncedError;
-    a.message = message::kDeleteFailed;
-    a.error = Error(ErrorCode::kInvalidConfig, "deletionPolicy=Delete needs creationPolicy=Owner");
-    a.retry = false;
-    return done(std::move(a));
+    return done(Attempt::failed(
+        message::kDeleteFailed,
+        Error(ErrorCode::kInvalidConfig, "deletionPolicy=Delete needs creationPolicy=Owner"),
+        /*retry=*/false));
   }
   auto self = shared_from_this();
   c->deps.kube->remove(secret_path(e.meta.ns, spec.target_name), [self](Result<nlohmann::json> r) {
     EsEntry* e = self->entry();
     if (e == nullptr || self->c->stopped) return self->done(Attempt{Outcome::kSkipped});
-    Attempt a;
     if (!r && r.error().code != ErrorCode::kNotFound) {
-      a.outcome = Outcome::kFailed;
-      a.reason = reason::kSecretSyncedError;
-      a.message = message::kDeleteFailed;
-      a.error = r.error();
-      return self->done(std::move(a));
+      return self->done(Attempt::failed(message::kDeleteFailed, r.error()));
     }
+    Attempt a;
     if (r) self->c->events.normal(target_of(*e), "Deleted", message::kDeleted);
     a.outcome = Outcome::kDeleted;
     a.reason = reason::kSecretDeleted;

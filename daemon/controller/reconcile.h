@@ -26,6 +26,16 @@ struct Attempt {
   std::vector<storage::OwnedField> owned;
   std::vector<storage::KeyVersion> versions;
   bool set_owned = false;
+
+  static Attempt failed(const char* message, Error error, bool retry = true) {
+    Attempt a;
+    a.outcome = Outcome::kFailed;
+    a.reason = reason::kSecretSyncedError;
+    a.message = message;
+    a.error = std::move(error);
+    a.retry = retry;
+    return a;
+  }
 };
 
 struct Reconcile : std::enable_shared_from_this<Reconcile> {
@@ -44,8 +54,13 @@ struct Reconcile : std::enable_shared_from_this<Reconcile> {
   void on_fetched(Result<FetchOutcome> r);
   void write_target();
   void on_live(Result<nlohmann::json> live);
+  void send_write(bool create, Sensitive body, Attempt ok);
+  void on_written(Result<nlohmann::json> r, Attempt ok, bool create);
   void delete_target();
   void done(Attempt a);
+  void report(EsEntry& e, const Attempt& a, const std::string& prev_error, int64_t now);
+  void write_status(EsEntry& e, const Attempt& a, int64_t now);
+  void release_slot();
 };
 
 }  // namespace esd::controller

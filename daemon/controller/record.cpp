@@ -131,81 +131,93 @@ void Controller::Impl::flush_state() {
   pending_state.clear();
 }
 
+// Logs, metrics and the UpdateFailed event of one attempt (the event only when the error
+// changed, so a broken store does not flood the namespace with events).
+void Reconcile::report(EsEntry& e, const Attempt& a, const std::string& prev_error, int64_t now) {
+  if (a.outcome == Outcome::kFailed) {
+    ++e.sync_errors;
+    if (a.error && a.error->message != prev_error) {
+      c->events.warning({e.meta.ns, e.meta.name, e.meta.uid, e.meta.resource_version},
+                        "UpdateFailed", a.error->message);
+    }
+    log::warn(kComponent, "sync_failed",
+              {{"ns", e.meta.ns}, {"name", e.meta.name}, {"error", a.error ? *a.error : Error()},
+               {"attempt", e.state.consecutive_failures}});
+  } else {
+    log::write(a.wrote ? log::Level::kInfo : log::Level::kDebug, kComponent,
+               a.wrote ? "secret_written" : "secret_checked",
+               {{"ns", e.meta.ns}, {"name", e.meta.name}, {"target", e.state.target},
+                {"outcome", storage::outcome_name(a.outcome)}});
+  }
+  c->deps.metrics->inc("extsecretd_sync_outcomes_total",
+                       {{"outcome", std::string(storage::outcome_name(a.outcome))}});
+  e.last_duration_ns = (now - started_ms) * 1'000'000;
+}
+
+// Patches the status only when the condition, syncedResourceVersion, binding or times changed.
+void Reconcile::write_status(EsEntry& e, const Attempt& a, int64_t now) {
+  EsStatus want = desired_status(e, a, started_ms, now);
+  if (want.same_outcome(e.status) && want.refresh_ms == e.status.refresh_ms &&
+      want.transition_ms == e.status.transition_ms) {
+    return;
+  }
+  c->deps.metrics->inc("extsecretd_status_writes_total", {});
+  e.status = want;
+  const bool ok = a.outcome != Outcome::kFailed && e.spec.has_value();
+  Controller::Impl* ip = c;
+  c->deps.kube->merge_patch(
+      status_path(e),
+      status_patch(want, ok ? e.synced_version : std::string(),
+                   ok ? e.spec->target_name : std::string()),
+      [ip, id = uid](Result<nlohmann::json> r) {
+        if (r || ip->stopped) return;
+        log::warn(kComponent, "status_write_failed", {{"error", r.error()}});
+        // Forget what we believed was written, so that the next attempt writes it again.
+        auto it = ip->es.find(id);
+        if (it != ip->es.end()) it->second.status = EsStatus{};
+      });
+}
+
+void Reconcile::release_slot() {
+  Controller::Impl& impl = *c;
+  --impl.in_flight;
+  --impl.store_in_flight[slot];
+  auto w = impl.store_waiting.find(slot);
+  if (w != impl.store_waiting.end() && !w->second.empty()) {
+    for (auto& id : w->second) impl.queue.push_now(id);
+    impl.store_waiting.erase(w);
+  }
+}
+
 void Reconcile::done(Attempt a) {
   Controller::Impl& impl = *c;
-  auto release = [&impl, this] {
-    --impl.in_flight;
-    --impl.store_in_flight[slot];
-    auto w = impl.store_waiting.find(slot);
-    if (w != impl.store_waiting.end() && !w->second.empty()) {
-      for (auto& id : w->second) impl.queue.push_now(id);
-      impl.store_waiting.erase(w);
-    }
-  };
-  EsEntry* e = entry();
   if (impl.stopped) return;
+  EsEntry* e = entry();
   if (e == nullptr) {
-    release();
+    release_slot();
     impl.pump();
     return;
   }
   const int64_t now = impl.deps.clock->now_ms();
   const std::string prev_error = e->state.last_error;
-  if (a.outcome != Outcome::kFailed) delete_orphaned_target(impl, *e);
-  update_state(*e, a, started_ms, now);
   const bool failed = a.outcome == Outcome::kFailed;
-  Metrics& m = *impl.deps.metrics;
-  if (failed) {
-    ++e->sync_errors;
-    if (a.error && a.error->message != prev_error) {
-      impl.events.warning({e->meta.ns, e->meta.name, e->meta.uid, e->meta.resource_version},
-                          "UpdateFailed", a.error->message);
-    }
-    log::warn(kComponent, "sync_failed",
-              {{"ns", e->meta.ns}, {"name", e->meta.name}, {"error", a.error ? *a.error : Error()},
-               {"attempt", e->state.consecutive_failures}});
-  } else {
-    log::write(a.wrote ? log::Level::kInfo : log::Level::kDebug, kComponent,
-               a.wrote ? "secret_written" : "secret_checked",
-               {{"ns", e->meta.ns}, {"name", e->meta.name}, {"target", e->state.target},
-                {"outcome", storage::outcome_name(a.outcome)}});
-  }
-  m.inc("extsecretd_sync_outcomes_total", {{"outcome", std::string(storage::outcome_name(a.outcome))}});
-  e->last_duration_ns = (now - started_ms) * 1'000'000;
-
-  EsStatus want = desired_status(*e, a, started_ms, now);
-  if (!want.same_outcome(e->status) || want.refresh_ms != e->status.refresh_ms ||
-      want.transition_ms != e->status.transition_ms) {
-    m.inc("extsecretd_status_writes_total", {});
-    e->status = want;
-    Controller::Impl* ip = &impl;
-    const bool ok = !failed && e->spec.has_value();
-    impl.deps.kube->merge_patch(status_path(*e),
-                                status_patch(want, ok ? e->synced_version : std::string(),
-                                             ok ? e->spec->target_name : std::string()),
-                                [ip, id = uid](Result<nlohmann::json> r) {
-                                  if (r || ip->stopped) return;
-                                  log::warn(kComponent, "status_write_failed", {{"error", r.error()}});
-                                  // Forget what we believed was written, so that the next
-                                  // attempt writes the status again.
-                                  auto it = ip->es.find(id);
-                                  if (it != ip->es.end()) it->second.status = EsStatus{};
-                                });
-  }
-
+  if (!failed) delete_orphaned_target(impl, *e);
+  update_state(*e, a, started_ms, now);
+  report(*e, a, prev_error, now);
+  write_status(*e, a, now);
   const int64_t due = next_due(*e, a, now, impl.unit(impl.rng));
   e->state.next_due_ms = due;
-  storage::HistoryRow h{started_ms, e->meta.ns, e->meta.name,
-                        std::string(storage::outcome_name(a.outcome)),
-                        failed ? e->state.last_error : std::string(), now - started_ms};
-  impl.queue_state(e->state, std::move(h));
+  impl.queue_state(e->state, storage::HistoryRow{started_ms, e->meta.ns, e->meta.name,
+                                                 std::string(storage::outcome_name(a.outcome)),
+                                                 failed ? e->state.last_error : std::string(),
+                                                 now - started_ms});
   drop_children(e->state);
   if (!failed) e->forced = false;
   e->pending_hmac.clear();
   e->in_flight = false;
   e->once_settled = e->once_settled || !failed || !a.retry ||
                     e->state.consecutive_failures >= kOnceMaxFailures;
-  release();
+  release_slot();
   if (e->rerun) {
     e->rerun = false;
     impl.queue.push_now(uid);
