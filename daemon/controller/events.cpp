@@ -19,6 +19,13 @@ std::string hostname() {
   return buf;
 }
 
+// ESO's recorder names per kind of object.
+const char* reporting_controller(const std::string& kind) {
+  if (kind == "SecretStore") return "secret-store";
+  if (kind == "ClusterSecretStore") return "cluster-secret-store";
+  return "external-secrets";
+}
+
 }  // namespace
 
 EventRecorder::EventRecorder(kube::KubeClient& kube, Metrics& metrics, const Clock& clock)
@@ -45,7 +52,7 @@ void EventRecorder::record(const EventTarget& es, const char* type, const std::s
       {"kind", "Event"},
       {"metadata", {{"name", es.name + suffix}, {"namespace", es.ns}}},
       {"eventTime", format_micro_time(now)},
-      {"reportingController", "external-secrets"},
+      {"reportingController", reporting_controller(es.kind)},
       {"reportingInstance", instance_.substr(0, 128)},
       {"action", "Sync"},
       {"reason", reason},
