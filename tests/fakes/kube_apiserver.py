@@ -76,17 +76,23 @@ def main(argv=None):
         server.socket = ctx.wrap_socket(server.socket, server_side=True,
                                         do_handshake_on_connect=False)
 
+    return serve_until_signalled(server, opts.port_file, "fake-kube", bool(opts.tls_dir),
+                                 opts.host, opts.quiet)
+
+
+def serve_until_signalled(server, port_file, label, tls, host, quiet):
+    """Serves until SIGTERM/SIGINT (or a control-API stop), after writing the port file."""
     def stop(signum, frame):
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     port = server.server_address[1]
-    if opts.port_file:
-        write_port_file(opts.port_file, port)
-    if not opts.quiet:
-        sys.stderr.write("fake-kube: serving %s on %s:%d\n"
-                         % ("https" if opts.tls_dir else "http", opts.host, port))
+    if port_file:
+        write_port_file(port_file, port)
+    if not quiet:
+        sys.stderr.write("%s: serving %s on %s:%d\n"
+                         % (label, "https" if tls else "http", host, port))
     server.serve_forever(poll_interval=0.2)
     server.server_close()
     return 0

@@ -109,7 +109,30 @@ class Watch:
         self.conn.close()
 
 
-class FakeKube:
+class ProcessControl:
+    """healthy()/stop() for a fake server subprocess with `api()`, `proc` and `_log`."""
+
+    def healthy(self):
+        try:
+            return self.api("GET", "/_fake/healthz", token=None, timeout=5)[0] == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.api("POST", "/_fake/stop", token=None, timeout=5)
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+
+class FakeKube(ProcessControl):
     def __init__(self, tmpdir, proc, port, token, tls, ca_file, jwt_key, log_path):
         self.tmpdir, self.proc, self.port, self.token = tmpdir, proc, port, token
         self.tls, self.ca_file, self.jwt_key, self.log_path = tls, ca_file, jwt_key, log_path
@@ -224,24 +247,6 @@ class FakeKube:
             json.dump(cfg, f, indent=2)
         return path
 
-    def healthy(self):
-        try:
-            return self.api("GET", "/_fake/healthz", token=None, timeout=5)[0] == 200
-        except OSError:
-            return False
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.api("POST", "/_fake/stop", token=None, timeout=5)
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.terminate()
-                self.proc.wait(timeout=10)
-        self._log.close()
 
 
 def _decode(raw):

@@ -10,16 +10,14 @@ request log and fault rules are shared with the fake Kubernetes server (tests/fa
 
 import argparse
 import os
-import signal
 import ssl
 import sys
-import threading
 from http.server import ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kube.control import Faults, RequestLog  # noqa: E402
-from kube_apiserver import write_port_file  # noqa: E402
+from kube_apiserver import serve_until_signalled  # noqa: E402
 from vault.handler import Handler  # noqa: E402
 from vault.state import State  # noqa: E402
 from vault.tls import server_context  # noqa: E402
@@ -69,21 +67,8 @@ def main(argv=None):
         ctx = server_context(opts.tls_dir, require_client_cert=opts.require_client_cert)
         server.socket = ctx.wrap_socket(
             server.socket, server_side=True, do_handshake_on_connect=False)
-
-    def stop(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    port = server.server_address[1]
-    if opts.port_file:
-        write_port_file(opts.port_file, port)
-    if not opts.quiet:
-        sys.stderr.write("fake-vault: serving %s on %s:%d\n"
-                         % ("https" if opts.tls_dir else "http", opts.host, port))
-    server.serve_forever(poll_interval=0.2)
-    server.server_close()
-    return 0
+    return serve_until_signalled(server, opts.port_file, "fake-vault", bool(opts.tls_dir),
+                                 opts.host, opts.quiet)
 
 
 if __name__ == "__main__":

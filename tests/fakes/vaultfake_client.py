@@ -63,10 +63,10 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from kube.tokens import make_jwt as _sign_jwt  # noqa: E402
-from kubefake_client import _decode  # noqa: E402
+from kubefake_client import ProcessControl, _decode  # noqa: E402
 
 
-class FakeVault:
+class FakeVault(ProcessControl):
     def __init__(self, tmpdir, proc, port, tls_dir, root_token, jwt_key, log_path):
         self.tmpdir, self.proc, self.port, self.tls_dir = tmpdir, proc, port, tls_dir
         self.tls = tls_dir is not None
@@ -258,24 +258,6 @@ class FakeVault:
     def advance_clock(self, seconds):
         return self._control("POST", "clock", {"advance_s": seconds})["offset_s"]
 
-    def healthy(self):
-        try:
-            return self.api("GET", "/_fake/healthz", token=None, timeout=5)[0] == 200
-        except OSError:
-            return False
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.api("POST", "/_fake/stop", token=None, timeout=5)
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.terminate()
-                self.proc.wait(timeout=10)
-        self._log.close()
 
 
 def start_vault(tmpdir, tls=False, root_token="root", jwt_key=None, extra_args=(), quiet=True,
