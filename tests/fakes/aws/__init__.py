@@ -1,0 +1,1 @@
+"""Internals of the fake AWS server (tests/fakes/aws_server.py)."""
