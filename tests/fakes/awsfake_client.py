@@ -39,7 +39,6 @@ import http.client
 import itertools
 import json
 import os
-import subprocess
 import sys
 import time
 from urllib.parse import urlencode
@@ -52,7 +51,7 @@ if _HERE not in sys.path:
 
 from aws import sigv4  # noqa: E402
 from kube.tokens import make_jwt as _sign_jwt  # noqa: E402
-from kubefake_client import ProcessControl, _decode  # noqa: E402
+from kubefake_client import ProcessControl, _decode, spawn_fake  # noqa: E402
 
 
 def sign_headers(method, path, query, headers, payload, access_key, secret_key, region,
@@ -206,18 +205,7 @@ def start_aws(tmpdir, region="us-east-1", jwt_key=None, audience=None, extra_arg
     if quiet:
         args.append("--quiet")
     args += list(extra_args)
-    log = open(log_path, "w")
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(port_file):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            with open(log_path) as f:
-                raise RuntimeError("fake aws failed to start:\n" + f.read())
-        time.sleep(0.02)
-    with open(port_file) as f:
-        port = int(f.read().strip())
+    proc, port, log = spawn_fake(args, port_file, log_path, "fake aws", timeout)
     aws = FakeAws(tmpdir, proc, port, region, jwt_key or "fake-jwt-key", log_path)
     aws._log = log
     return aws

@@ -258,6 +258,28 @@ def _decode(raw):
         return raw.decode("utf-8", "replace")
 
 
+def spawn_fake(args, port_file, log_path, label, timeout):
+    """Starts a fake server subprocess and waits for its port file.
+
+    Returns (proc, port, log); the log file stays open for the process's output and is closed
+    by ProcessControl.stop(). Raises RuntimeError with the server's log if it does not start.
+    Polling the port file is start-up synchronisation with another process, not test timing.
+    """
+    log = open(log_path, "w")
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(port_file):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.close()
+            with open(log_path) as f:
+                raise RuntimeError("%s failed to start:\n%s" % (label, f.read()))
+        time.sleep(0.02)
+    with open(port_file) as f:
+        port = int(f.read().strip())
+    return proc, port, log
+
+
 def start_fake(tmpdir, token="test-token", tls=False, bookmark_interval=None, jwt_key=None,
                max_events=None, extra_args=(), quiet=True, timeout=30):
     n = next(_COUNTER)
@@ -276,18 +298,7 @@ def start_fake(tmpdir, token="test-token", tls=False, bookmark_interval=None, jw
     if quiet:
         args.append("--quiet")
     args += list(extra_args)
-    log = open(log_path, "w")
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(port_file):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            with open(log_path) as f:
-                raise RuntimeError("fake kube-apiserver failed to start:\n" + f.read())
-        time.sleep(0.02)
-    with open(port_file) as f:
-        port = int(f.read().strip())
+    proc, port, log = spawn_fake(args, port_file, log_path, "fake kube-apiserver", timeout)
     ca = os.path.join(tls_dir, "ca.crt") if tls_dir else None
     fake = FakeKube(tmpdir, proc, port, token, tls, ca, jwt_key or "fake-jwt-key", log_path)
     fake._log = log

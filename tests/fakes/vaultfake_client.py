@@ -51,7 +51,6 @@ import itertools
 import json
 import os
 import ssl
-import subprocess
 import sys
 import time
 import uuid
@@ -63,7 +62,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from kube.tokens import make_jwt as _sign_jwt  # noqa: E402
-from kubefake_client import ProcessControl, _decode  # noqa: E402
+from kubefake_client import ProcessControl, _decode, spawn_fake  # noqa: E402
 
 
 class FakeVault(ProcessControl):
@@ -279,18 +278,7 @@ def start_vault(tmpdir, tls=False, root_token="root", jwt_key=None, extra_args=(
     if quiet:
         args.append("--quiet")
     args += list(extra_args)
-    log = open(log_path, "w")
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(port_file):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            with open(log_path) as f:
-                raise RuntimeError("fake vault failed to start:\n" + f.read())
-        time.sleep(0.02)
-    with open(port_file) as f:
-        port = int(f.read().strip())
+    proc, port, log = spawn_fake(args, port_file, log_path, "fake vault", timeout)
     vault = FakeVault(tmpdir, proc, port, tls_dir, root_token, jwt_key or "fake-jwt-key",
                       log_path)
     vault._log = log
