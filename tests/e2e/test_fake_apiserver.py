@@ -258,6 +258,10 @@ class AuthAndCrud(FakeTestCase):
         self.assertEqual((status, out["reason"]), (409, "Conflict"))
         self.ok("DELETE", ES % "gc" + "/other")
         self.assertEqual(self.fake.api("GET", SECRETS % "gc" + "/two")[0], 404)
+        # A dependent written after its owner was deleted is collected as well.
+        self.ok("POST", SECRETS % "gc", {"metadata": {"name": "late", "ownerReferences":
+                                                       [ref(owner)]}}, 201)
+        self.assertEqual(self.fake.api("GET", SECRETS % "gc" + "/late")[0], 404)
 
     def test_namespace_delete_cascades(self):
         self.create_secret("gone", "a")

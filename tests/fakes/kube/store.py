@@ -85,6 +85,11 @@ class Store:
         self.uids[m["uid"]] = (res.key, ns, name)
         self._index_owners((res.key, ns, name), prev, obj)
         self._log("MODIFIED" if prev is not None else "ADDED", res, obj, prev)
+        uids = owner_uids(obj)
+        if uids and not any(u in self.uids for u in uids):
+            # Every owner is gone (e.g. deleted while this object was being written): the real
+            # garbage collector deletes such an object; ours does it at once.
+            self._delete_obj(res, obj, "Background")
 
     def _remove(self, res, obj, prev):
         """Removes `obj` (already carrying its deletion RV), then garbage-collects."""
