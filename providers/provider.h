@@ -37,6 +37,11 @@ struct RemoteRef {
   std::string property;
   std::string version;
   MetadataPolicy metadata_policy = MetadataPolicy::kNone;
+  // How old a value the caller accepts (ms): 0 = read it now. The controller passes a fifth of
+  // a periodic ExternalSecret's refreshInterval (the slack its jitter takes anyway) and 0 for
+  // forced syncs, so a store client that caches (AWS batching) can serve the ExternalSecrets of
+  // one refresh cycle from one read. Clients that do not cache ignore it.
+  int64_t max_age_ms = 0;
   bool operator==(const RemoteRef& o) const = default;
 };
 
@@ -65,6 +70,11 @@ struct RefReader {
   std::function<void(const std::string& ns, const std::string& name, const std::string& key,
                      std::function<void(Result<std::string>)>)>
       read_configmap_key;
+  // metadata.annotations of a ServiceAccount (AWS IRSA reads eks.amazonaws.com/role-arn there).
+  // Same namespace rules as above; a missing ServiceAccount is kNotFound.
+  std::function<void(const std::string& ns, const std::string& name,
+                     std::function<void(Result<std::map<std::string, std::string>>)>)>
+      read_sa_annotations;
 };
 
 // Kubernetes service-account tokens for providers that authenticate with one (Vault kubernetes

@@ -166,9 +166,11 @@ void start_from(const std::shared_ptr<FetchJob>& job, const ClientLookup& lookup
 }  // namespace
 
 void fetch_all(const EsSpec& spec, const ClientLookup& lookup, Deferrer& deferrer,
-               std::function<void(Result<FetchOutcome>)> done) {
+               int64_t max_age_ms, std::function<void(Result<FetchOutcome>)> done) {
   auto job = std::make_shared<FetchJob>();
   job->spec = spec;
+  for (auto& d : job->spec.data) d.ref.max_age_ms = max_age_ms;
+  for (auto& f : job->spec.data_from) f.extract.max_age_ms = max_age_ms;
   job->done = std::move(done);
   job->data_results.resize(spec.data.size());
   job->from_results.resize(spec.data_from.size());

@@ -38,7 +38,8 @@ struct FetchError {
   bool all_not_found = false;
 };
 
+// `max_age_ms` goes into every RemoteRef (see providers::RemoteRef::max_age_ms).
 void fetch_all(const EsSpec& spec, const ClientLookup& lookup, Deferrer& deferrer,
-               std::function<void(Result<FetchOutcome>)> done);
+               int64_t max_age_ms, std::function<void(Result<FetchOutcome>)> done);
 
 }  // namespace esd::controller

@@ -78,7 +78,11 @@ void Reconcile::run() {
     if (it == impl->es.end()) return Error(ErrorCode::kCancelled, "externalsecret deleted");
     return impl->client_for(it->second, ref);
   };
-  fetch_all(*e.spec, lookup, c->deferrer,
+  // A periodic refresh accepts a value read within a fifth of its interval (its jitter band);
+  // a forced sync (spec, labels or annotations changed) reads fresh values.
+  const bool periodic = e.spec->refresh_policy == RefreshPolicy::kPeriodic && e.spec->refresh_ms > 0;
+  const int64_t max_age_ms = !e.forced && periodic ? e.spec->refresh_ms / 5 : 0;
+  fetch_all(*e.spec, lookup, c->deferrer, max_age_ms,
             [self](Result<FetchOutcome> r) { self->on_fetched(std::move(r)); });
 }
 

@@ -70,6 +70,26 @@ providers::RefReader make_ref_reader(kube::KubeClient* kube, bool cluster, std::
                                 const std::string& key, std::function<void(Result<std::string>)> done) {
     read("configmaps", false, ns, name, key, std::move(done));
   };
+  r.read_sa_annotations = [kube, resolve](const std::string& ns, const std::string& name,
+                                          std::function<void(Result<std::map<std::string, std::string>>)> done) {
+    auto where = resolve(ns);
+    if (!where) return done(where.error());
+    kube->get("/api/v1/namespaces/" + *where + "/serviceaccounts/" + name,
+              [done](Result<nlohmann::json> obj) {
+                if (!obj) return done(obj.error());
+                std::map<std::string, std::string> out;
+                const auto meta = obj->find("metadata");
+                if (meta != obj->end() && meta->is_object()) {
+                  const auto ann = meta->find("annotations");
+                  if (ann != meta->end() && ann->is_object()) {
+                    for (const auto& [k, v] : ann->items()) {
+                      if (v.is_string()) out[k] = v.get<std::string>();
+                    }
+                  }
+                }
+                done(std::move(out));
+              });
+  };
   return r;
 }
 

@@ -27,7 +27,7 @@ struct Fixture {
     client = ClientRef(std::move(*c));
   }
 
-  Result<FetchOutcome> run(const EsSpec& spec) {
+  Result<FetchOutcome> run(const EsSpec& spec, int64_t max_age_ms = 0) {
     std::optional<Result<FetchOutcome>> got;
     bool synchronous = true;
     ClientLookup lookup = [this](const StoreRef& ref) -> Result<ClientRef> {
@@ -35,7 +35,7 @@ struct Fixture {
       if (ref.name == "missing") return Error(ErrorCode::kInvalidConfig, "could not get store");
       return client;
     };
-    fetch_all(spec, lookup, deferrer, [&](Result<FetchOutcome> r) { got = std::move(r); });
+    fetch_all(spec, lookup, deferrer, max_age_ms, [&](Result<FetchOutcome> r) { got = std::move(r); });
     synchronous = got.has_value();
     CHECK_FALSE(synchronous);  // never completes from inside fetch_all
     REQUIRE(test::run_until(loop.get(), [&] { return got.has_value(); }));
@@ -48,6 +48,29 @@ struct Fixture {
     deferrer.close();
     return loop.close();
   }
+};
+
+// Passes every call to the fake client and records the refs the controller sent.
+class RecordingClient final : public providers::SecretClient {
+ public:
+  explicit RecordingClient(ClientRef inner) : inner_(std::move(inner)) {}
+  void get_secrets(std::vector<providers::RemoteRef> refs, providers::GetDone done) override {
+    for (const auto& r : refs) seen.push_back(r);
+    inner_->get_secrets(std::move(refs), std::move(done));
+  }
+  void get_secret_map(providers::RemoteRef ref, providers::MapDone done) override {
+    seen.push_back(ref);
+    inner_->get_secret_map(std::move(ref), std::move(done));
+  }
+  void get_all_secrets(providers::FindRef find, providers::MapDone done) override {
+    inner_->get_all_secrets(std::move(find), std::move(done));
+  }
+  void validate(std::function<void(Result<bool>)> done) override { inner_->validate(std::move(done)); }
+  void close() override { inner_->close(); }
+  std::vector<providers::RemoteRef> seen;
+
+ private:
+  ClientRef inner_;
 };
 
 DataItem item(const char* secret_key, const char* key, const char* property = "") {
@@ -148,5 +171,26 @@ TEST_CASE("fetch_all: invalid keys from extract fail with ESO's hint", "[control
   auto ok = fx.run(spec);
   REQUIRE(ok);
   CHECK(value(*ok, "bad_key") == "v");
+  CHECK(fx.shutdown() == 0);
+}
+
+TEST_CASE("fetch_all: every data and extract ref carries the accepted value age", "[controller][fetch]") {
+  Fixture fx(kStore);
+  auto rec = std::make_shared<RecordingClient>(fx.client);
+  fx.client = rec;
+  EsSpec spec;
+  spec.store = {"s", "SecretStore"};
+  DataFromItem from;
+  from.extract.key = "/j";
+  spec.data_from.push_back(from);
+  spec.data.push_back(item("a", "/a"));
+  REQUIRE(fx.run(spec, 720'000));
+  REQUIRE(rec->seen.size() == 2);
+  for (const auto& r : rec->seen) CHECK(r.max_age_ms == 720'000);
+  rec->seen.clear();
+  REQUIRE(fx.run(spec, 0));
+  REQUIRE(rec->seen.size() == 2);
+  for (const auto& r : rec->seen) CHECK(r.max_age_ms == 0);
+  rec.reset();
   CHECK(fx.shutdown() == 0);
 }
