@@ -7,32 +7,13 @@ SQLite files (db, -wal, -shm), /metrics, or the `status`/`history` output. The v
 the Secret (positive control).
 """
 
-import glob
-import json
-import os
-import uuid
-
 import harness
-from harness import b64, es_path, external_secret, ref, secret_path
+from canary_support import CanaryChecks, canary
+from harness import b64, external_secret, ref
 from vault_support import NS, VaultCase, mint_jwt, sel
 
 
-def canary(tag):
-    return "canary-%s-%s" % (tag, uuid.uuid4().hex)
-
-
-class VaultCanary(VaultCase):
-
-    def needles(self):
-        out = []
-        for c in self.canaries:
-            out += [c, b64(c)]
-        return out
-
-    def assert_clean(self, where, text):
-        data = text.encode() if isinstance(text, str) else text
-        for n in self.needles():
-            self.assertNotIn(n.encode(), data, "a secret leaked into %s" % where)
+class VaultCanary(CanaryChecks, VaultCase):
 
     def es(self, name, store, data):
         self.cluster.apply(external_secret(NS, name, store=store, refresh="1s",
@@ -77,42 +58,9 @@ class VaultCanary(VaultCase):
         self.wait_until(lambda: "unchanged" in self.outcomes("token")[-1:],
                         what="a refresh after the first sync")
 
-        self.check_everything(d)
+        self.check_everything(d, NS, ("token", "approle", "userpass", "jwt"), "wrong")
         self.stop_daemon(d)
-        self.assert_clean("daemon stderr", d.stderr_text())
-        self.assert_clean("daemon stdout", "\n".join(d.out_lines))
-        self.check_state_files("after shutdown")
-
-    def check_everything(self, d):
-        self.assert_clean("daemon stderr", d.stderr_text())
-        self.assert_clean("daemon stdout", "\n".join(d.out_lines))
-        for es in self.cluster.fake.objects(es_path(NS)):
-            self.assert_clean("ExternalSecret %s status" % es["metadata"]["name"],
-                              json.dumps(es.get("status")))
-            self.assert_clean("ExternalSecret %s metadata" % es["metadata"]["name"],
-                              json.dumps(es.get("metadata")))
-        events = self.cluster.events(NS)
-        self.assertTrue(events, "events were recorded")
-        self.assert_clean("Events", json.dumps(events))
-        for name in ("token", "approle", "userpass", "jwt"):
-            secret = self.cluster.get(secret_path(NS, name))
-            self.assert_clean("Secret %s metadata" % name, json.dumps(secret["metadata"]))
-        self.assert_clean("/metrics", d.metrics_text())
-        self.check_state_files("while running")
-        for args in (["status"], ["history"], ["history", "%s/wrong" % NS]):
-            r = self.cli(*args, "--state", self.state)
-            self.assertEqual(r.returncode, 0, r.stderr)
-            self.assert_clean("extsecretd %s" % " ".join(args), r.stdout + r.stderr)
-
-    def check_state_files(self, when):
-        files = glob.glob(os.path.join(os.path.dirname(self.state), "*"))
-        self.assertIn(self.state, files, "the state file exists")
-        for f in sorted(files):
-            with open(f, "rb") as fh:
-                self.assert_clean("%s %s" % (os.path.basename(f), when), fh.read())
-        rows = self.sql("SELECT * FROM sync_history") + self.sql("SELECT * FROM sync_status")
-        self.assert_clean("state views %s" % when, json.dumps(rows))
-
+        self.check_after_stop(d)
 
 if __name__ == "__main__":
     harness.main()
