@@ -36,6 +36,7 @@ demo: build
 
 bench: build
 	python3 bench/bench.py --binary $(BUILD)/extsecretd
+	python3 bench/bench_aws.py --binary $(BUILD)/extsecretd
 
 asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DESD_SANITIZE=ON >/dev/null

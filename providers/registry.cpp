@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "providers/aws/aws_provider.h"
 #include "providers/fake/fake_provider.h"
 #include "providers/vault/vault_provider.h"
 
@@ -9,7 +10,8 @@ namespace esd::providers {
 namespace {
 
 // One row per compiled-in provider, in spec.provider key order. Add new backends here.
-constexpr std::array<RegistryEntry, 2> kProviders = {{
+constexpr std::array<RegistryEntry, 3> kProviders = {{
+    {"aws", &aws::provider},
     {"fake", &fake::provider},
     {"vault", &vault::provider},
 }};

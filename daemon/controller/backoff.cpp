@@ -40,9 +40,23 @@ int64_t backoff_ms(int64_t consecutive_failures, double unit_random) {
   return std::min(kBackoffMaxMs, jitter(base, unit_random));
 }
 
-int64_t jittered_interval_ms(int64_t interval_ms, double unit_random) {
-  if (interval_ms <= 0) return interval_ms;
-  return jitter(interval_ms, unit_random);
+int64_t aligned_refresh_due(int64_t now_ms, int64_t interval_ms, uint64_t phase_seed) {
+  if (interval_ms <= 0) return 0;
+  const int64_t step = std::max<int64_t>(1000, interval_ms / 10);
+  const int64_t earliest = now_ms + std::max(interval_ms - step, interval_ms / 2);
+  const int64_t phase = static_cast<int64_t>(phase_seed % static_cast<uint64_t>(step));
+  // The smallest phase + k*step >= earliest (earliest >= phase for any real clock; guard anyway).
+  const int64_t k = earliest <= phase ? 0 : (earliest - phase + step - 1) / step;
+  return phase + k * step;
+}
+
+uint64_t phase_seed_of(std::string_view text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
 }
 
 int64_t retry_after_or_backoff(int64_t consecutive_failures, const Error& error,

@@ -39,6 +39,19 @@ EventTarget target_of(const EsEntry& e) {
   return {e.meta.ns, e.meta.name, e.meta.uid, e.meta.resource_version};
 }
 
+constexpr int64_t kFirstSyncValueAgeMs = 5'000;
+
+// How old a provider value this sync accepts (providers::RemoteRef::max_age_ms). A periodic
+// refresh: a fifth of its interval, the band its jitter spreads it over anyway. The first sync
+// of a new ExternalSecret: a value read in the last few seconds (many appear at once). A forced
+// sync of a synced one (spec, labels or annotations changed, e.g. ESO's force-sync annotation):
+// none, read it now.
+int64_t accepted_value_age_ms(const EsEntry& e) {
+  const bool periodic = e.spec->refresh_policy == RefreshPolicy::kPeriodic && e.spec->refresh_ms > 0;
+  const int64_t band = periodic ? e.spec->refresh_ms / 5 : kFirstSyncValueAgeMs;
+  if (e.state.last_success_ms == 0) return std::min(band, kFirstSyncValueAgeMs);
+  return e.forced ? 0 : (periodic ? band : 0);
+}
 
 }  // namespace
 
@@ -78,11 +91,7 @@ void Reconcile::run() {
     if (it == impl->es.end()) return Error(ErrorCode::kCancelled, "externalsecret deleted");
     return impl->client_for(it->second, ref);
   };
-  // A periodic refresh accepts a value read within a fifth of its interval (its jitter band);
-  // a forced sync (spec, labels or annotations changed) reads fresh values.
-  const bool periodic = e.spec->refresh_policy == RefreshPolicy::kPeriodic && e.spec->refresh_ms > 0;
-  const int64_t max_age_ms = !e.forced && periodic ? e.spec->refresh_ms / 5 : 0;
-  fetch_all(*e.spec, lookup, c->deferrer, max_age_ms,
+  fetch_all(*e.spec, lookup, c->deferrer, accepted_value_age_ms(e),
             [self](Result<FetchOutcome> r) { self->on_fetched(std::move(r)); });
 }
 

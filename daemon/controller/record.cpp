@@ -45,7 +45,9 @@ int64_t next_due(const EsEntry& e, const Attempt& a, int64_t now, double u) {
   if (!e.spec || e.spec->refresh_policy != RefreshPolicy::kPeriodic || e.spec->refresh_ms <= 0) {
     return 0;
   }
-  return now + jittered_interval_ms(e.spec->refresh_ms, u);
+  const StoreRef& s = e.spec->store;
+  const std::string store = s.kind + "/" + (s.kind == "ClusterSecretStore" ? "" : e.meta.ns) + "/" + s.name;
+  return aligned_refresh_due(now, e.spec->refresh_ms, phase_seed_of(store));
 }
 
 void update_state(EsEntry& e, const Attempt& a, int64_t started_ms, int64_t now) {

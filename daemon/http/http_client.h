@@ -40,6 +40,10 @@ struct HttpRequest {
   int64_t connect_timeout_ms = 10'000;
   size_t max_response_bytes = 8 << 20;    // over the cap: kTooLarge
   std::shared_ptr<const TlsOptions> tls;  // null = system CAs, full verification
+  // Also permits plain http:// to the AWS metadata hosts 169.254.169.254, 169.254.170.2,
+  // 169.254.170.23, [fd00:ec2::254] and [fd00:ec2::23] (container credentials, IMDS), which
+  // are link-local and never proxied. Loopback is always allowed.
+  bool allow_http_metadata = false;
   // Streaming: when set, body bytes are handed to on_data as they arrive instead of being
   // buffered (used by watches); whatever the status, and without a size cap. Returning false
   // aborts the transfer (done gets kCancelled). done's response then has an empty body.

@@ -58,7 +58,25 @@ bool is_loopback_host(const std::string& raw) {
   return false;
 }
 
-Result<ParsedUrl> parse_request_url(const std::string& url) {
+bool is_aws_metadata_host(const std::string& raw) {
+  std::string host = raw;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned char v4[4];
+  if (inet_pton(AF_INET, host.c_str(), v4) == 1) {
+    return v4[0] == 169 && v4[1] == 254 &&
+           ((v4[2] == 169 && v4[3] == 254) || (v4[2] == 170 && (v4[3] == 2 || v4[3] == 23)));
+  }
+  unsigned char v6[16];
+  if (inet_pton(AF_INET6, host.c_str(), v6) != 1) return false;
+  // fd00:ec2::254 and fd00:ec2::23: fd00:0ec2:0:0:0:0:0:0254 / ...:0023.
+  static const unsigned char kPrefix[14] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (std::memcmp(v6, kPrefix, sizeof(kPrefix)) != 0) return false;
+  return (v6[14] == 0x02 && v6[15] == 0x54) || (v6[14] == 0x00 && v6[15] == 0x23);
+}
+
+Result<ParsedUrl> parse_request_url(const std::string& url, bool allow_metadata) {
   UrlPtr u(curl_url());
   if (!u) return Error(ErrorCode::kInternal, "url: out of memory");
   if (curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
@@ -72,9 +90,10 @@ Result<ParsedUrl> parse_request_url(const std::string& url) {
   p.url = get_part(u.get(), CURLUPART_URL, 0);
   if (p.host.empty() || p.url.empty()) return bad_url("no host");
   p.loopback = is_loopback_host(p.host);
+  p.metadata = is_aws_metadata_host(p.host);
   if (p.scheme == "https") return p;
   if (p.scheme == "http") {
-    if (p.loopback) return p;
+    if (p.loopback || (allow_metadata && p.metadata)) return p;
     return bad_url("plain http is only allowed to a loopback host: " + p.host);
   }
   return bad_url("unsupported scheme: " + p.scheme);

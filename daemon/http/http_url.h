@@ -14,14 +14,21 @@ struct ParsedUrl {
   std::string host;    // without IPv6 brackets
   std::string port;    // explicit or the scheme default
   bool loopback = false;
+  bool metadata = false;  // an AWS metadata host (see is_aws_metadata_host)
 };
 
 // Parses an absolute http(s) URL. kInvalidConfig when it does not parse, has another scheme,
-// or is plain http to a host that is not loopback. The message never holds the query string.
-[[nodiscard]] Result<ParsedUrl> parse_request_url(const std::string& url);
+// or is plain http to a host that is not loopback (nor, with allow_metadata, an AWS metadata
+// host). The message never holds the query string.
+[[nodiscard]] Result<ParsedUrl> parse_request_url(const std::string& url,
+                                                  bool allow_metadata = false);
 
 // True for 127.0.0.0/8, ::1 (and ::ffff:127.x), and "localhost".
 bool is_loopback_host(const std::string& host);
+
+// True for the link-local AWS metadata endpoints: 169.254.169.254 (IMDS), 169.254.170.2 (ECS),
+// 169.254.170.23 (EKS Pod Identity), fd00:ec2::254 and fd00:ec2::23 (their IPv6 forms).
+bool is_aws_metadata_host(const std::string& host);
 
 }  // namespace esd::detail
 

@@ -91,7 +91,7 @@ void SlistDeleter::operator()(curl_slist* list) const noexcept {
 Transfer::Transfer(TransferId id, HttpRequest req) : id_(id), req_(std::move(req)) {}
 
 Result<std::unique_ptr<Transfer>> Transfer::create(TransferId id, HttpRequest req) {
-  auto url = parse_request_url(req.url);
+  auto url = parse_request_url(req.url, req.allow_http_metadata);
   if (!url) return std::move(url).error();
   if (!is_token(req.method)) return Error(ErrorCode::kInvalidConfig, "http: bad method");
   std::unique_ptr<Transfer> t(new Transfer(id, std::move(req)));
@@ -112,11 +112,13 @@ Status Transfer::set_basics(const ParsedUrl& url) {
   set(CURLOPT_NOSIGNAL, 1L);
   set(CURLOPT_TIMEOUT_MS, to_long_ms(req_.timeout_ms));
   set(CURLOPT_CONNECTTIMEOUT_MS, to_long_ms(req_.connect_timeout_ms));
-  const char* protocols = url.loopback ? "http,https" : "https";
+  const bool local = url.loopback || (req_.allow_http_metadata && url.metadata);
+  const char* protocols = local ? "http,https" : "https";
   set(CURLOPT_PROTOCOLS_STR, protocols);
   set(CURLOPT_REDIR_PROTOCOLS_STR, protocols);
-  // Proxies come from the environment (https_proxy, no_proxy), but never for loopback.
-  if (url.loopback) set(CURLOPT_NOPROXY, "*");
+  // Proxies come from the environment (https_proxy, no_proxy), but never for loopback or the
+  // link-local metadata hosts.
+  if (local) set(CURLOPT_NOPROXY, "*");
   set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
   set(CURLOPT_TCP_KEEPALIVE, 1L);
   set(CURLOPT_ERRORBUFFER, errbuf_);

@@ -33,12 +33,29 @@ TEST_CASE("backoff: jitter is +-10% and never exceeds the cap", "[controller][ba
   }
 }
 
-TEST_CASE("backoff: jittered refresh interval", "[controller][backoff]") {
-  CHECK(jittered_interval_ms(3'600'000, 0.0) == 3'240'000);
-  CHECK(jittered_interval_ms(3'600'000, 0.5) == 3'600'000);
-  CHECK(jittered_interval_ms(3'600'000, 0.75) == 3'780'000);
-  CHECK(jittered_interval_ms(0, 0.9) == 0);
-  CHECK(jittered_interval_ms(-1, 0.9) == -1);
+TEST_CASE("backoff: refreshes land on the store's grid, 0.9 to 1.0 interval later", "[controller][backoff]") {
+  const int64_t hour = 3'600'000;
+  const uint64_t seed = phase_seed_of("SecretStore/ns/store");
+  const int64_t step = hour / 10;
+  const int64_t phase = static_cast<int64_t>(seed % static_cast<uint64_t>(step));
+  for (int64_t now : {int64_t{1'700'000'000'000}, int64_t{1'700'000'123'456}, int64_t{1'700'000'359'999}}) {
+    const int64_t due = aligned_refresh_due(now, hour, seed);
+    CHECK(due - now >= hour - step);
+    CHECK(due - now < hour);
+    CHECK((due - phase) % step == 0);
+  }
+  // Syncs that ended close together refresh at the same moment; another store has its own phase.
+  const int64_t a = aligned_refresh_due(1'700'000'000'000, hour, seed);
+  CHECK(aligned_refresh_due(1'700'000'000'000 + 2'000, hour, seed) == a);
+  CHECK(aligned_refresh_due(1'700'000'000'000, hour, phase_seed_of("SecretStore/ns/other")) != a);
+  // Short intervals: a 1 s grid, never sooner than half the interval.
+  const int64_t d1 = aligned_refresh_due(5'000'250, 1000, seed);
+  CHECK(d1 - 5'000'250 >= 500);
+  CHECK(d1 - 5'000'250 < 1500);
+  CHECK(aligned_refresh_due(5'000'000, 0, seed) == 0);
+  CHECK(aligned_refresh_due(5'000'000, -1, seed) == 0);
+  CHECK(phase_seed_of("abc") == phase_seed_of("abc"));
+  CHECK(phase_seed_of("abc") != phase_seed_of("abd"));
 }
 
 TEST_CASE("backoff: a rate-limit hint wins when it is longer", "[controller][backoff]") {

@@ -370,6 +370,228 @@ class Faults(AwsCase):
         self.assertTrue(self.aws.healthy())
 
 
+def iso_seconds(text):
+    import calendar
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+class Denied(AwsCase):
+    def test_denied_after_sigv4_then_consumed(self):
+        self.aws.put_secret("deny/a", string="secret-deny-value")
+        self.aws.reset_stats()
+        self.aws.deny("BatchGetSecretValue")
+        batch = {"SecretIdList": ["deny/a"]}
+        # a call that fails SigV4 never reaches IAM, so it does not consume the rule
+        self.err("BatchGetSecretValue", batch, "InvalidSignatureException", secret="wrong")
+        self.ok("GetSecretValue", {"SecretId": "deny/a"})
+        out = self.err("BatchGetSecretValue", batch, "AccessDeniedException")
+        self.assertEqual(out["message"], "User: arn:aws:iam::111122223333:user/fake is not "
+                         "authorized to perform: secretsmanager:BatchGetSecretValue because "
+                         "no identity-based policy allows the secretsmanager:"
+                         "BatchGetSecretValue action")
+        self.assertEqual(self.aws.last_headers["X-Amzn-ErrorType"], "AccessDeniedException")
+        self.assertEqual(self.ok("BatchGetSecretValue", batch)["SecretValues"][0][
+            "SecretString"], "secret-deny-value")
+        self.assertEqual(self.aws.stats()["calls"], {"BatchGetSecretValue": 3,
+                                                     "GetSecretValue": 1})
+
+    def test_persistent_switch_regex_and_resource(self):
+        self.aws.put_secret("deny/b", string="b")
+        rule = self.aws.fault("GetSecretValue|ListSecrets", kind="denied", count=0)
+        self.assertIn(rule, [f["id"] for f in self.aws.faults()])
+        for _ in range(3):
+            out = self.err("GetSecretValue", {"SecretId": "deny/b"}, "AccessDeniedException")
+            self.assertIn("secretsmanager:GetSecretValue on resource: deny/b because",
+                          out["message"])
+        self.err("ListSecrets", {}, "AccessDeniedException")
+        self.ok("DescribeSecret", {"SecretId": "deny/b"})
+        self.aws.clear_faults()
+        self.ok("GetSecretValue", {"SecretId": "deny/b"})
+        self.aws.deny(count=0)          # every API call; never the credential endpoints
+        self.err("DescribeSecret", {"SecretId": "deny/b"}, "AccessDeniedException")
+        self.assertEqual(self.aws.imds_token(60)[0], 200)
+        self.aws.clear_faults()
+
+    def test_sts_denied(self):
+        self.aws.role(ROLE)
+        self.aws.deny("AssumeRole", count=1)
+        params = {"RoleArn": ROLE, "RoleSessionName": "denied"}
+        st, root = self.sts("AssumeRole", params, AKID, SECRET)
+        self.assertEqual((st, self.sts_error(root)), (403, "AccessDenied"))
+        msg = root.find(STS_NS + "Error/" + STS_NS + "Message").text
+        self.assertEqual(msg, "User: arn:aws:iam::111122223333:user/fake is not authorized to "
+                         "perform: sts:AssumeRole on resource: " + ROLE)
+        st, _ = self.sts("AssumeRole", params, AKID, SECRET)
+        self.assertEqual(st, 200)
+        self.aws.deny("AssumeRoleWithWebIdentity")
+        st, root = self.sts("AssumeRoleWithWebIdentity",
+                            dict(params, WebIdentityToken=self.aws.make_jwt()))
+        self.assertEqual((st, self.sts_error(root)), (403, "AccessDenied"))
+
+    def test_bad_kind_rejected(self):
+        st, out = self.aws.api("POST", "/_fake/faults", {"kind": "nope"})
+        self.assertEqual(st, 400, out)
+
+
+class PodIdentity(AwsCase):
+    ROLE = "arn:aws:iam::444455556666:role/pod-reader"
+
+    def tearDown(self):
+        self.aws.pod_identity(None)
+
+    def test_auth_checks(self):
+        st, out = self.aws.container_credentials("tok-1")
+        self.assertEqual((st, out["code"]), (403, "AccessDeniedException"))
+        self.aws.pod_identity("tok-1", self.ROLE)
+        st, out = self.aws.container_credentials(None)
+        self.assertEqual(st, 401)
+        self.assertEqual(sorted(out), ["code", "message"])
+        st, out = self.aws.container_credentials("tok-2")
+        self.assertEqual((st, out["code"]), (403, "AccessDeniedException"))
+        st, out = self.aws.container_credentials("Bearer tok-1")
+        self.assertEqual(st, 403)
+        st, _ = self.aws.api("POST", "/_pod_identity/credentials", b"",
+                             {"Authorization": "tok-1"})
+        self.assertEqual(st, 405)
+        st, _ = self.aws.api("GET", "/_pod_identity/other", headers={"Authorization": "tok-1"})
+        self.assertEqual(st, 404)
+        self.aws.pod_identity(None)
+        self.assertEqual(self.aws.container_credentials("tok-1")[0], 403)
+
+    def test_credentials_work_and_expire(self):
+        self.aws.pod_identity("tok-ok", self.ROLE, duration_s=1200)
+        self.aws.put_secret("pod/s", string="pod-value")
+        self.aws.reset_stats()
+        st, c = self.aws.container_credentials("tok-ok")
+        self.assertEqual(st, 200, c)
+        self.assertEqual(self.aws.last_headers["Content-Type"], "application/json")
+        self.assertEqual(sorted(c), ["AccessKeyId", "AccountId", "Expiration",
+                                     "SecretAccessKey", "Token"])
+        self.assertTrue(c["AccessKeyId"].startswith("ASIA"))
+        self.assertEqual(c["AccountId"], "444455556666")
+        self.assertLess(abs(iso_seconds(c["Expiration"]) - (time.time() + 1200)), 60)
+        out = self.ok("GetSecretValue", {"SecretId": "pod/s"}, akid=c["AccessKeyId"],
+                      secret=c["SecretAccessKey"], token=c["Token"])
+        self.assertEqual(out["SecretString"], "pod-value")
+        self.err("GetSecretValue", {"SecretId": "pod/s"}, "UnrecognizedClientException",
+                 akid=c["AccessKeyId"], secret=c["SecretAccessKey"])
+        st, c2 = self.aws.container_credentials("tok-ok")
+        self.assertNotEqual(c2["AccessKeyId"], c["AccessKeyId"])
+        self.assertEqual(self.aws.stats()["calls"], {"PodIdentity.credentials": 2,
+                                                     "GetSecretValue": 2})
+        log = json.dumps(self.aws.requests())
+        for leak in ("tok-ok", c["SecretAccessKey"], c["Token"], c2["Token"], "pod-value"):
+            self.assertNotIn(leak, log)
+        entry = [r for r in self.aws.requests()
+                 if r.get("operation") == "PodIdentity.credentials"][-1]
+        self.assertEqual((entry["service"], entry["role_arn"], entry["access_key_id"]),
+                         ("pod_identity", self.ROLE, c2["AccessKeyId"]))
+        self.aws.advance_clock(1201)
+        try:
+            self.err("GetSecretValue", {"SecretId": "pod/s"}, "ExpiredTokenException",
+                     akid=c["AccessKeyId"], secret=c["SecretAccessKey"], token=c["Token"],
+                     amz_date=now_amz(1201))
+        finally:
+            self.aws.advance_clock(-1201)
+
+    def test_default_duration_and_faults(self):
+        self.aws.pod_identity("tok-d", self.ROLE)
+        st, c = self.aws.container_credentials("tok-d")
+        self.assertLess(abs(iso_seconds(c["Expiration"]) - (time.time() + 3600)), 60)
+        self.aws.fault("PodIdentity.credentials", kind="unavailable")
+        st, out = self.aws.container_credentials("tok-d")
+        self.assertEqual((st, out["code"]), (503, "ServiceUnavailable"))
+        self.assertEqual(self.aws.container_credentials("tok-d")[0], 200)
+
+
+class Imds(AwsCase):
+    def tearDown(self):
+        self.aws.imds(None)
+
+    def test_token_endpoint(self):
+        for ttl in (None, 0, 21601, "abc"):
+            st, _ = self.aws.imds_token(ttl)
+            self.assertEqual(st, 400, ttl)
+        st, _ = self.aws.api("GET", "/latest/api/token",
+                             headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        self.assertEqual(st, 405)
+        st, _ = self.aws.imds_token(60, headers={"X-Forwarded-For": "10.0.0.1"})
+        self.assertEqual(st, 403)
+        st, token = self.aws.imds_token(60)
+        self.assertEqual(st, 200)
+        self.assertIsInstance(token, str)
+        self.assertGreater(len(token), 20)
+        self.assertEqual(self.aws.last_headers["X-aws-ec2-metadata-token-ttl-seconds"], "60")
+        self.assertTrue(self.aws.last_headers["Content-Type"].startswith("text/plain"))
+
+    def test_role_and_credentials(self):
+        _, token = self.aws.imds_token(21600)
+        self.aws.reset_stats()
+        self.assertEqual(self.aws.imds_get("iam/security-credentials/", token)[0], 404)
+        self.aws.imds("node-role", duration_s=1800)
+        self.assertEqual(self.aws.imds_get("iam/security-credentials/")[0], 401)
+        self.assertEqual(self.aws.imds_get("iam/security-credentials/", "bogus")[0], 401)
+        self.assertEqual(self.aws.imds_get("iam/security-credentials/", token),
+                         (200, "node-role"))
+        self.assertEqual(self.aws.imds_get("iam/security-credentials", token),
+                         (200, "node-role"))
+        self.assertEqual(self.aws.imds_get("iam/security-credentials/other", token)[0], 404)
+        self.assertEqual(self.aws.imds_get("iam/security-credentials/node-role")[0], 401)
+        st, doc = self.aws.imds_get("iam/security-credentials/node-role", token)
+        self.assertEqual(st, 200, doc)
+        self.assertEqual(sorted(doc), ["AccessKeyId", "Code", "Expiration", "LastUpdated",
+                                       "SecretAccessKey", "Token", "Type"])
+        self.assertEqual((doc["Code"], doc["Type"]), ("Success", "AWS-HMAC"))
+        self.assertLess(abs(iso_seconds(doc["LastUpdated"]) - time.time()), 60)
+        self.assertLess(abs(iso_seconds(doc["Expiration"]) - (time.time() + 1800)), 60)
+        self.aws.put_secret("imds/s", string="imds-value")
+        out = self.ok("GetSecretValue", {"SecretId": "imds/s"}, akid=doc["AccessKeyId"],
+                      secret=doc["SecretAccessKey"], token=doc["Token"])
+        self.assertEqual(out["SecretString"], "imds-value")
+        log = json.dumps(self.aws.requests())
+        for leak in (token, doc["SecretAccessKey"], doc["Token"], "imds-value"):
+            self.assertNotIn(leak, log)
+        self.assertEqual(self.aws.stats()["calls"], {"IMDS.role": 5, "IMDS.credentials": 3,
+                                                     "GetSecretValue": 1})
+
+    def test_token_expires_on_the_fake_clock(self):
+        self.aws.imds("node-role")
+        _, token = self.aws.imds_token(60)
+        self.assertEqual(self.aws.imds_get("iam/security-credentials/", token)[0], 200)
+        self.aws.advance_clock(61)
+        try:
+            self.assertEqual(self.aws.imds_get("iam/security-credentials/", token)[0], 401)
+        finally:
+            self.aws.advance_clock(-61)
+
+    def test_faults_and_delay(self):
+        self.aws.imds("node-role")
+        self.aws.fault(kind="error", count=0)       # all API calls, not the metadata service
+        self.assertEqual(self.aws.imds_token(60)[0], 200)
+        self.aws.clear_faults()
+        self.aws.fault("IMDS.token", kind="error")
+        st, body = self.aws.imds_token(60)
+        self.assertEqual(st, 500, body)
+        self.aws.fault("IMDS.token", kind="throttle")
+        self.assertEqual(self.aws.imds_token(60)[0], 429)
+        self.aws.fault("IMDS.token", kind="throttle", count=1, delay_ms=300)
+        started = time.monotonic()
+        self.assertEqual(self.aws.imds_token(60)[0], 429)
+        self.assertGreaterEqual(time.monotonic() - started, 0.3)
+        self.assertEqual(self.aws.imds_token(60)[0], 200)
+        # kind "delay": a slow metadata service that still answers; a client with a short
+        # timeout gives up first
+        self.aws.fault("IMDS.role", kind="delay", delay_ms=2000)
+        _, token = self.aws.imds_token(60)
+        with self.assertRaises(OSError):
+            self.aws.api("GET", "/latest/meta-data/iam/security-credentials/",
+                         headers={"X-aws-ec2-metadata-token": token}, timeout=0.5)
+        self.aws.fault("IMDS.role", kind="delay", delay_ms=200)
+        self.assertEqual(self.aws.imds_get("iam/security-credentials/", token),
+                         (200, "node-role"))
+        self.assertEqual(self.aws.faults(), [])
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary")

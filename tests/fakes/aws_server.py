@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Out-of-process fake AWS Secrets Manager + STS server for e2e tests and the demo.
 
-Contract: tests/fakes/AWS_FAKE_API.md. Python 3 standard library only.
+Also serves the EKS Pod Identity (/_pod_identity/credentials) and IMDSv2 (/latest/...)
+credential endpoints on the same port. Contract: tests/fakes/AWS_FAKE_API.md. Python 3
+standard library only.
 Usage: aws_server.py --port 0 --port-file FILE [--region us-east-1] [--jwt-key K]
                      [--audience sts.amazonaws.com] [--quiet]
-Internals live in tests/fakes/aws/ (sigv4, state, secretsmanager, sts, handler); HTTP
+Internals live in tests/fakes/aws/ (sigv4, state, secretsmanager, sts, metadata, handler); HTTP
 plumbing, request log and fault rules are shared with the fake Kubernetes server.
 """
 

@@ -1,4 +1,5 @@
-"""Client helper for the fake AWS Secrets Manager + STS server (tests/fakes/aws_server.py).
+"""Client helper for the fake AWS server (tests/fakes/aws_server.py): Secrets Manager, STS,
+EKS Pod Identity and IMDSv2 credential endpoints.
 
 Python 3 standard library only. Contract of the server: tests/fakes/AWS_FAKE_API.md.
 
@@ -14,7 +15,9 @@ Python 3 standard library only. Contract of the server: tests/fakes/AWS_FAKE_API
 start_aws(tmpdir, region="us-east-1", jwt_key=None, audience=None, extra_args=(),
           quiet=True, timeout=30) -> FakeAws   (subprocess on port 0; stderr in aws.log_path)
 
-FakeAws attributes: url, port, host ("127.0.0.1:PORT"), region, jwt_key, proc, log_path.
+FakeAws attributes: url, port, host ("127.0.0.1:PORT"), region, jwt_key, proc, log_path,
+    pod_identity_url (url + "/_pod_identity/credentials": AWS_CONTAINER_CREDENTIALS_FULL_URI),
+    imds_endpoint (= url: AWS_EC2_METADATA_SERVICE_ENDPOINT).
 FakeAws methods (control helpers raise RuntimeError on a non-200 control reply):
     api(method, path, body=None, headers=None, token=None, timeout=30) -> (status, body)
         raw request; body: parsed JSON, else text, else None (token is ignored).
@@ -30,8 +33,20 @@ FakeAws methods (control helpers raise RuntimeError on a non-200 control reply):
     make_jwt(sub="system:serviceaccount:default:default", aud="sts.amazonaws.com",
              exp_in=3600, key=None, claims=None) -> HS256 JWT (key defaults to jwt_key)
     requests(since=0); reset_requests(); stats() -> {"calls": {op: n}}; reset_stats()
-    fault(operation="", kind="throttle"|"error"|"unavailable", count=1, delay_ms=None)
-        -> rule id (count <= 0: until clear_faults()); clear_faults(); faults()
+    fault(operation="", kind="throttle"|"error"|"unavailable"|"denied"|"delay", count=1,
+          delay_ms=None) -> rule id (count <= 0: until clear_faults()); clear_faults(); faults()
+        operation is a regex on the whole call name: an API operation ("" = all of them), or
+        "PodIdentity.credentials", "IMDS.token", "IMDS.role", "IMDS.credentials" (named
+        explicitly; not "denied"). kind="delay" only holds the reply back delay_ms.
+    deny(operation="", count=1, delay_ms=None) -> rule id   = fault(kind="denied"): the next
+        `count` authenticated matching calls get 400 AccessDeniedException (STS: 403 AccessDenied)
+    pod_identity(token, role_arn=None, duration_s=None)   EKS Pod Identity association: GET
+        pod_identity_url with `Authorization: <token>` returns fresh temporary credentials
+        (expiry fake clock + duration_s, default 3600); token=None removes it.
+    imds(role_name, duration_s=None)   IMDSv2 instance role (None removes it)
+    container_credentials(token=None) -> (status, parsed JSON)   GET pod_identity_url
+    imds_token(ttl=21600, headers=None) -> (status, text)   PUT /latest/api/token
+    imds_get(path, token=None) -> (status, text)   GET /latest/meta-data/<path> with the token
     advance_clock(seconds) -> total offset; healthy(); stop()
 """
 
@@ -76,6 +91,8 @@ class FakeAws(ProcessControl):
         self.jwt_key, self.log_path = jwt_key, log_path
         self.host = "127.0.0.1:%d" % port
         self.url = "http://" + self.host
+        self.pod_identity_url = self.url + "/_pod_identity/credentials"
+        self.imds_endpoint = self.url
 
     def __enter__(self):
         return self
@@ -180,6 +197,37 @@ class FakeAws(ProcessControl):
         if delay_ms is not None:
             rule["delay_ms"] = delay_ms
         return self._control("POST", "faults", rule)["id"]
+
+    def deny(self, operation="", count=1, delay_ms=None):
+        return self.fault(operation, "denied", count, delay_ms)
+
+    def pod_identity(self, token, role_arn=None, duration_s=None):
+        body = {"token": token, "role_arn": role_arn}
+        if duration_s is not None:
+            body["duration_s"] = duration_s
+        self._control("POST", "pod_identity", body)
+
+    def imds(self, role_name, duration_s=None):
+        body = {"role_name": role_name}
+        if duration_s is not None:
+            body["duration_s"] = duration_s
+        self._control("POST", "imds", body)
+
+    def container_credentials(self, token=None):
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = token
+        return self.api("GET", "/_pod_identity/credentials", headers=headers)
+
+    def imds_token(self, ttl=21600, headers=None):
+        hdrs = dict(headers or {})
+        if ttl is not None:
+            hdrs["X-aws-ec2-metadata-token-ttl-seconds"] = str(ttl)
+        return self.api("PUT", "/latest/api/token", headers=hdrs)
+
+    def imds_get(self, path, token=None):
+        headers = {} if token is None else {"X-aws-ec2-metadata-token": token}
+        return self.api("GET", "/latest/meta-data/" + path, headers=headers)
 
     def clear_faults(self):
         self._control("DELETE", "faults")

@@ -2,9 +2,10 @@
 
 Reuses the fake Kubernetes server's plumbing (keep-alive, body reading, single-write
 responses). `POST /` is routed by `X-Amz-Target: secretsmanager.<Op>` (JSON 1.1) or by the
-form field `Action` (STS query protocol, XML); `/_fake/...` is the control API. Order per
-request: request log + call count, fault rules, SigV4, operation. The request log never
-holds secret values, secret keys or session tokens.
+form field `Action` (STS query protocol, XML); `/_pod_identity/credentials` and `/latest/...`
+are the credential endpoints (aws/metadata.py); `/_fake/...` is the control API. Order per
+API request: request log + call count, fault rules, SigV4, "denied" rules, operation. The
+request log never holds secret values, secret keys or tokens.
 """
 
 import base64
@@ -18,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from kube.errors import ApiError
 from kube.handler import Handler as KubeHandler, _NET_ERRORS
 
-from . import secretsmanager, sts
+from . import metadata, secretsmanager, sts
 from .secretsmanager import SmError
 from .sigv4 import AuthError
 from .sts import StsError
@@ -57,6 +58,9 @@ class Handler(KubeHandler):
             raw = self._read_body()
             if url.path.startswith("/_fake/"):
                 return self._control(url.path, dict(parse_qsl(url.query)), raw)
+            route = metadata.route(url.path)
+            if route is not None:
+                return self._metadata(route, url)
             target = self.headers.get("X-Amz-Target", "")
             if target.startswith("secretsmanager."):
                 return self._aws("secretsmanager", target.split(".", 1)[1], url, raw)
@@ -79,7 +83,7 @@ class Handler(KubeHandler):
             state = self.server.state
             with state.lock:
                 state.count(op)
-            delay, fault = self.server.faults.check(self.command, "/%s/%s" % (service, op))
+            delay, fault = self.server.faults.check(self.command, "/fault/%s/%s" % (service, op))
             if delay:
                 time.sleep(delay)
             if fault:
@@ -94,10 +98,12 @@ class Handler(KubeHandler):
                                         self.headers.items(), raw, service)
                     entry["access_key_id"] = akid
                     info.update(access_key_id=akid, caller_arn=state.creds[akid]["arn"])
+            body = json.loads(raw or b"{}") if service == "secretsmanager" else None
+            if isinstance(body, dict) and isinstance(body.get("SecretId"), str):
+                entry["secret_id"] = body["SecretId"]
+            self._check_denied(service, op, info.get("caller_arn"), body, params)
+            with state.lock:
                 if service == "secretsmanager":
-                    body = json.loads(raw or b"{}")
-                    if isinstance(body, dict) and isinstance(body.get("SecretId"), str):
-                        entry["secret_id"] = body["SecretId"]
                     out = secretsmanager.call(state, op, body)
                 else:
                     out = sts.call(state, op, params, info)
@@ -125,6 +131,14 @@ class Handler(KubeHandler):
             self._aws_error(service, rid, 500, "InternalServiceError"
                             if service == "secretsmanager" else "InternalFailure", "internal")
 
+    def _check_denied(self, service, op, caller, body, params):
+        """"denied" fault rules apply to authenticated calls, as IAM does after SigV4."""
+        delay, fault = self.server.faults.check(self.command, "/denied/%s/%s" % (service, op))
+        if delay:
+            time.sleep(delay)
+        if fault:
+            raise _denied(service, op, caller, body, params or {})
+
     def _aws_error(self, service, rid, status, code, message):
         if self._entry is not None:
             self._entry["error"] = code
@@ -135,6 +149,39 @@ class Handler(KubeHandler):
             return self._send_body(status, body, JSON_CT, headers)
         self._send_body(status, sts.error_xml(code, message, rid, status).encode(),
                         "text/xml", headers)
+
+    # ---- credential endpoints (EKS Pod Identity, IMDSv2) --------------------------------
+
+    def _metadata(self, route, url):
+        service, op = route
+        self._entry = entry = self.server.reqlog.start(
+            self.command, url.path, url.query, False, self.headers.get("Content-Type", ""),
+            self.headers.get("User-Agent", ""))
+        entry.update(service=service, operation=op, access_key_id="", error="")
+        state = self.server.state
+        try:
+            with state.lock:
+                state.count(op)
+            delay, fault = self.server.faults.check(self.command,
+                                                    "/fault/%s/%s" % (service, op))
+            if delay:
+                time.sleep(delay)
+            if fault:
+                reply = metadata.fault_reply(service, fault.code)
+            else:
+                with state.lock:
+                    if service == "pod_identity":
+                        reply = metadata.pod_identity(state, self.command, op, self.headers)
+                    else:
+                        reply = metadata.imds(state, self.command, op, url.path, self.headers)
+        except _NET_ERRORS:
+            raise
+        except Exception:
+            traceback.print_exc()
+            reply = metadata.fault_reply(service, 500)
+        entry.update(reply.info)
+        entry["error"] = reply.error
+        self._send_body(reply.status, reply.body, reply.ctype, reply.headers)
 
     # ---- control API -------------------------------------------------------------------
 
@@ -177,14 +224,34 @@ class Handler(KubeHandler):
 
 
 def _fault_rule(body):
-    op = body.get("operation") or ""
+    """Rules match "/fault/<service>/<op>" before SigV4, "denied" ones "/denied/<service>/<op>"
+    after it (Faults.check is called with both paths)."""
+    op = body.get("operation") or "[^/.]*"     # empty: every API operation (no "IMDS.x")
     kind = body.get("kind", "error")
-    status = {"throttle": 400, "error": 500, "unavailable": 503}.get(kind)
+    status = {"throttle": 400, "error": 500, "unavailable": 503, "denied": 403,
+              "delay": 0}.get(kind)
     if status is None:
-        raise ValueError("kind must be throttle, error or unavailable")
-    return {"method": "POST", "path_regex": "^/[a-z]+/%s$" % op if op else "",
+        raise ValueError("kind must be throttle, error, unavailable, denied or delay")
+    stage = "denied" if kind == "denied" else "fault"
+    return {"method": "*", "path_regex": "^/%s/[a-z_]+/(?:%s)$" % (stage, op),
             "status": status, "count": body.get("count", 1),
             "delay_ms": body.get("delay_ms") or 0}
+
+
+def _denied(service, op, caller, body, params):
+    """AccessDenied in AWS's words: 400 AccessDeniedException (JSON) / 403 AccessDenied (STS)."""
+    if service == "secretsmanager":
+        sid = body.get("SecretId") if isinstance(body, dict) else None
+        on = " on resource: %s" % sid if isinstance(sid, str) and sid else ""
+        return SmError("AccessDeniedException", "User: %s is not authorized to perform: "
+                       "secretsmanager:%s%s because no identity-based policy allows the "
+                       "secretsmanager:%s action" % (caller, op, on, op))
+    if caller is None:
+        return StsError("AccessDenied", "Not authorized to perform sts:%s" % op, 403)
+    role = params.get("RoleArn")
+    on = " on resource: %s" % role if role else ""
+    return StsError("AccessDenied", "User: %s is not authorized to perform: sts:%s%s"
+                    % (caller, op, on), 403)
 
 
 def _stateful(state, key, body):
@@ -196,6 +263,10 @@ def _stateful(state, key, body):
     if key == ("POST", "/_fake/clock"):
         state.offset += float(body.get("advance_s", 0))
         return {"offset_s": state.offset, "now": state.now()}
+    if key == ("POST", "/_fake/pod_identity"):
+        return metadata.configure_pod_identity(state, body)
+    if key == ("POST", "/_fake/imds"):
+        return metadata.configure_imds(state, body)
     if key == ("POST", "/_fake/credentials"):
         state.add_static(str(body["access_key_id"]), str(body["secret_access_key"]))
         return {"ok": True}

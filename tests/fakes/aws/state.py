@@ -1,5 +1,6 @@
-"""State of the fake AWS server: fake clock, known credentials (static + STS-issued), roles,
-secrets with versions/stages/tags, per-operation call counts.
+"""State of the fake AWS server: fake clock, known credentials (static, STS-issued and
+handed out by the Pod Identity / IMDS endpoints), roles, secrets with versions/stages/tags,
+the Pod Identity association and instance role, IMDSv2 tokens, per-operation call counts.
 
 Owned by the server; every access holds `state.lock` (the handler takes it per request).
 Timestamps are fake-clock epoch seconds (real time + `offset`).
@@ -67,6 +68,9 @@ class State:
         self.roles = {}                 # arn -> {"external_id", "allowed_tags", "max_s"}
         self.secrets = {}               # name -> Secret
         self.stats = {}
+        self.pod_identity = None        # {"token", "role_arn", "duration_s"} (metadata.py)
+        self.imds = None                # {"role_name", "duration_s"}
+        self.imds_tokens = {}           # IMDSv2 session token -> expiry (fake clock)
         self._seq = 0
 
     def now(self):
