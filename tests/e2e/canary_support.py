@@ -25,9 +25,10 @@ class CanaryChecks:
     """Mixin for harness.E2ETestCase subclasses."""
 
     canaries = ()
+    markers = ()  # fixed substrings that must not appear either (e.g. a token format's prefix)
 
     def needles(self):
-        out = []
+        out = list(self.markers)
         for c in self.canaries:
             out += [c, b64(c)]
         return out

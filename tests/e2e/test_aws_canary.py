@@ -10,13 +10,11 @@ the SQLite files (db, -wal, -shm), /metrics, or the `status`/`history` output. T
 reach the Secrets (positive control).
 """
 
-import glob
 import json
-import os
-import uuid
 
 import harness
-from harness import b64, es_path, external_secret, ref, secret_path
+from canary_support import CanaryChecks, canary
+from harness import b64, external_secret, ref
 from aws_support import NS, AwsCase, irsa_auth, secret_ref_auth, subject
 
 # Every session token the fake STS issues starts with this (tests/fakes/aws/state.py); JWT
@@ -25,22 +23,9 @@ STS_TOKEN_MARKER = "FQoGZXIvYXdzE"
 JWT_HEADER_MARKER = "eyJhbGciOiJIUzI1NiIs"
 
 
-def canary(tag):
-    return "canary-%s-%s" % (tag, uuid.uuid4().hex)
+class AwsCanary(CanaryChecks, AwsCase):
 
-
-class AwsCanary(AwsCase):
-
-    def needles(self):
-        out = [STS_TOKEN_MARKER, JWT_HEADER_MARKER]
-        for c in self.canaries:
-            out += [c, b64(c)]
-        return out
-
-    def assert_clean(self, where, text):
-        data = text.encode() if isinstance(text, str) else text
-        for n in self.needles():
-            self.assertNotIn(n.encode(), data, "a secret leaked into %s" % where)
+    markers = (STS_TOKEN_MARKER, JWT_HEADER_MARKER)
 
     def es(self, name, store, data=None, **kw):
         self.cluster.apply(external_secret(NS, name, store=store, refresh="1s",
@@ -104,11 +89,9 @@ class AwsCanary(AwsCase):
         self.assertTrue([r for r in self.aws_requests(operation="AssumeRoleWithWebIdentity")
                          if r.get("subject") == subject(NS, "eso-sa")], "IRSA was used")
 
-        self.check_everything(d)
+        self.check_everything(d, NS, ("static", "temp", "role", "irsa", "env"), "no-key")
         self.stop_daemon(d)
-        self.assert_clean("daemon stderr", d.stderr_text())
-        self.assert_clean("daemon stdout", "\n".join(d.out_lines))
-        self.check_state_files("after shutdown")
+        self.check_after_stop(d)
 
     def test_web_identity_token_file_jwt(self):
         sub = subject("kube-system", "extsecretd")
@@ -128,40 +111,9 @@ class AwsCanary(AwsCase):
         self.wait_condition("no-key", "False", "SecretSyncedError")
         self.wait_until(lambda: "unchanged" in self.outcomes("wi")[-1:],
                         what="a refresh after the first sync")
-        self.check_everything(d, secrets=("wi",))
+        self.check_everything(d, NS, ("wi",), "no-key")
         self.stop_daemon(d)
-        self.assert_clean("daemon stderr", d.stderr_text())
-        self.check_state_files("after shutdown")
-
-    def check_everything(self, d, secrets=("static", "temp", "role", "irsa", "env")):
-        self.assert_clean("daemon stderr", d.stderr_text())
-        self.assert_clean("daemon stdout", "\n".join(d.out_lines))
-        for es in self.cluster.fake.objects(es_path(NS)):
-            self.assert_clean("ExternalSecret %s status" % es["metadata"]["name"],
-                              json.dumps(es.get("status")))
-            self.assert_clean("ExternalSecret %s metadata" % es["metadata"]["name"],
-                              json.dumps(es.get("metadata")))
-        events = self.cluster.events(NS)
-        self.assertTrue(events, "events were recorded")
-        self.assert_clean("Events", json.dumps(events))
-        for name in secrets:
-            secret = self.cluster.get(secret_path(NS, name))
-            self.assert_clean("Secret %s metadata" % name, json.dumps(secret["metadata"]))
-        self.assert_clean("/metrics", d.metrics_text())
-        self.check_state_files("while running")
-        for args in (["status"], ["history"], ["history", "%s/no-key" % NS]):
-            r = self.cli(*args, "--state", self.state)
-            self.assertEqual(r.returncode, 0, r.stderr)
-            self.assert_clean("extsecretd %s" % " ".join(args), r.stdout + r.stderr)
-
-    def check_state_files(self, when):
-        files = glob.glob(os.path.join(os.path.dirname(self.state), "*"))
-        self.assertIn(self.state, files, "the state file exists")
-        for f in sorted(files):
-            with open(f, "rb") as fh:
-                self.assert_clean("%s %s" % (os.path.basename(f), when), fh.read())
-        rows = self.sql("SELECT * FROM sync_history") + self.sql("SELECT * FROM sync_status")
-        self.assert_clean("state views %s" % when, json.dumps(rows))
+        self.check_after_stop(d)
 
 
 if __name__ == "__main__":
