@@ -1,4 +1,5 @@
-// AwsProvider (aws_provider.h): parse, endpoints, credentials, then the Secrets Manager client.
+// AwsProvider (aws_provider.h): parse, endpoints, credentials, then the Secrets Manager or
+// Parameter Store client.
 #include "providers/aws/aws_provider.h"
 
 #include <utility>
@@ -6,6 +7,7 @@
 #include "providers/aws/aws_credentials.h"
 #include "providers/aws/aws_endpoints.h"
 #include "providers/aws/aws_env.h"
+#include "providers/aws/aws_ps_client.h"
 #include "providers/aws/aws_sm_client.h"
 #include "providers/aws/aws_spec.h"
 
@@ -15,10 +17,7 @@ namespace {
 Result<AwsSpec> parse_supported(const nlohmann::json& provider_spec) {
   auto spec = parse_aws_spec(provider_spec);
   if (!spec) return std::move(spec).error();
-  if (spec->service != AwsService::kSecretsManager) {
-    return Error(ErrorCode::kInvalidConfig,
-                 "spec.provider.aws.service ParameterStore is not supported yet");
-  }
+  // Both services parse_aws_spec accepts (SecretsManager, ParameterStore) have a client.
   return spec;
 }
 
@@ -42,6 +41,9 @@ class AwsProvider final : public Provider {
     CredentialDeps deps{ctx, *endpoints, env};
     auto creds = make_credential_provider(*spec, std::move(deps));
     if (!creds) return std::move(creds).error();
+    if (spec->service == AwsService::kParameterStore) {
+      return make_ps_client(std::move(*spec), std::move(ctx), std::move(*creds), endpoints->ssm);
+    }
     std::string endpoint = endpoints->secrets_manager;
     return make_sm_client(std::move(*spec), std::move(ctx), std::move(*creds), std::move(endpoint));
   }

@@ -1,4 +1,4 @@
-// SmApi (aws_sm_api.h): signing, sending, retrying and classifying Secrets Manager calls.
+// SmApi (aws_sm_api.h): signing, sending, retrying and classifying AWS JSON 1.1 calls.
 #include "providers/aws/aws_sm_api.h"
 
 #include <algorithm>
@@ -165,7 +165,7 @@ void SmApi::call(std::string op, std::string body, SmDone done) {
   auto o = std::make_shared<Op>();
   o->id = ++next_id_;
   o->api = this;
-  o->target = "secretsmanager." + op;
+  o->target = setup_.target_prefix + op;
   o->op = std::move(op);
   o->body = std::move(body);
   o->done = std::move(done);
@@ -200,7 +200,7 @@ void SmApi::send(const OpPtr& op, const Credentials& creds) {
   sreq.body = op->body;
   SigningParams params;
   params.region = setup_.region;
-  params.service = "secretsmanager";
+  params.service = setup_.signing_service;
   params.amz_date = amz_date_from_unix(setup_.ctx.clock->now_ms() / 1000);
   auto signed_ok = sign(sreq, creds, params);
   if (!signed_ok) return finish(op, SmReply{std::move(signed_ok).error(), {}});
@@ -223,7 +223,7 @@ void SmApi::on_response(uint64_t id, Result<HttpResponse> r) {
   if (!op) return;
   op->transfer = 0;
   const bool ok = r && r->status >= 200 && r->status < 300;
-  if (setup_.ctx.count_call) setup_.ctx.count_call(kSmMetricProvider, op->op, ok);
+  if (setup_.ctx.count_call) setup_.ctx.count_call(setup_.metric_provider, op->op, ok);
   if (!r) {
     if (r.error().code == ErrorCode::kTransient && maybe_retry(op, r.error())) return;
     return finish(op, SmReply{std::move(r).error(), {}});

@@ -1,10 +1,12 @@
-// SmApi: one Secrets Manager operation as a signed JSON 1.1 call (protocols.md b.1-b.3): POST /
-// with X-Amz-Target secretsmanager.<Op>, SigV4 (service "secretsmanager") over credentials from
-// the store's CredentialProvider, retries of throttling, 5xx and connection errors with jittered
-// exponential backoff (or retrySettings' fixed interval) on a uv timer, and one credential refresh
-// when the service rejects the credentials. Every HTTP call is counted ("AWS/SecretsManager").
-// Owned through a shared_ptr by the SecretsManager client; continuations hold a weak_ptr. `done`
-// runs exactly once, on the loop thread, never from inside call(); after close() never.
+// SmApi: one AWS JSON 1.1 operation as a signed call (protocols.md b.1-b.3): POST / with
+// X-Amz-Target <target_prefix><Op> and SigV4 (<signing_service>) as SmSetup says: by default
+// Secrets Manager ("secretsmanager.", "secretsmanager"), Parameter Store ("AmazonSSM.", "ssm").
+// Credentials come from the store's CredentialProvider; retries of throttling, 5xx and connection
+// errors with jittered exponential backoff (or retrySettings' fixed interval) on a uv timer, and
+// one credential refresh when the service rejects the credentials. Every HTTP call is counted
+// (setup.metric_provider). Owned through a shared_ptr by its store client; continuations hold a
+// weak_ptr. `done` runs exactly once, on the loop thread, never from inside call(); after close()
+// never.
 #pragma once
 
 #include <uv.h>
@@ -24,6 +26,7 @@
 namespace esd::providers::aws {
 
 inline constexpr std::string_view kSmMetricProvider = "AWS/SecretsManager";
+inline constexpr std::string_view kPsMetricProvider = "AWS/ParameterStore";
 
 // An error reply of an AWS JSON service (b.3). status 0 = not a service error.
 struct AwsError {
@@ -64,6 +67,10 @@ struct SmSetup {
   std::string endpoint;  // "https://secretsmanager.us-east-1.amazonaws.com" (no trailing '/')
   std::string region;
   SmOptions options;
+  // The service: X-Amz-Target prefix, SigV4 service name, metric provider label.
+  std::string target_prefix = "secretsmanager.";
+  std::string signing_service = "secretsmanager";
+  std::string metric_provider = std::string(kSmMetricProvider);
 };
 
 // The outcome of one operation after retries: the 2xx body, or a classified Error. `aws` holds
@@ -73,6 +80,10 @@ struct SmReply {
   AwsError aws;
 };
 using SmDone = std::function<void(SmReply)>;
+
+// Any JSON 1.1 service (SmSetup names it); the alias reads better in Parameter Store code.
+class SmApi;
+using AwsJsonApi = SmApi;
 
 class SmApi : public std::enable_shared_from_this<SmApi> {
  public:

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Self-test of the fake AWS Secrets Manager + STS server (tests/fakes/aws_server.py).
+"""Self-test of the fake AWS Secrets Manager + SSM Parameter Store + STS server
+(tests/fakes/aws_server.py).
 
 Run by ctest as `python3 tests/e2e/test_fake_aws.py --binary <extsecretd>`; the binary is not
 used here (unknown arguments are ignored). Requests are signed by a small SigV4 signer written
@@ -368,6 +369,184 @@ class Faults(AwsCase):
                              "WebIdentityToken": self.aws.make_jwt()})
         self.assertEqual((st, self.sts_error(root)), (400, "Throttling"))
         self.assertTrue(self.aws.healthy())
+
+
+class ParameterStore(AwsCase):
+    """SSM (X-Amz-Target AmazonSSM.<Op>, scope service "ssm"), signed by the signer above."""
+
+    def ssm(self, op, body, service="ssm", secret=SECRET):
+        payload = json.dumps(body).encode()
+        hdrs = {"Host": self.aws.host, "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": "AmazonSSM." + op, "X-Amz-Date": now_amz()}
+        _, _, hdrs["Authorization"] = sign("POST", hdrs, payload, AKID, secret, "us-east-1",
+                                           service, hdrs["X-Amz-Date"])
+        return self.aws.api("POST", "/", payload, hdrs)
+
+    def pok(self, op, body):
+        status, out = self.ssm(op, body)
+        self.assertEqual(status, 200, out)
+        return out
+
+    def perr(self, op, body, code, status=400, **kw):
+        st, out = self.ssm(op, body, **kw)
+        self.assertEqual((st, out.get("__type")), (status, code), out)
+        self.assertIn("message", out)
+        return out
+
+    def test_get_parameter_versions_and_signing(self):
+        self.assertEqual(self.aws.put_parameter("/ps/v/one", "value1"), 1)
+        self.assertEqual(self.aws.put_parameter("/ps/v/one", "value2", tags={"a": "b"}), 2)
+        p = self.pok("GetParameter", {"Name": "/ps/v/one"})["Parameter"]
+        self.assertEqual((p["Name"], p["Type"], p["Value"], p["Version"], p["DataType"]),
+                         ("/ps/v/one", "String", "value2", 2, "text"))
+        self.assertEqual(p["ARN"], "arn:aws:ssm:us-east-1:111122223333:parameter/ps/v/one")
+        self.assertAlmostEqual(p["LastModifiedDate"], time.time(), delta=60)
+        self.assertEqual(self.aws.last_headers["Content-Type"], "application/x-amz-json-1.1")
+        p = self.pok("GetParameter", {"Name": "/ps/v/one:1"})["Parameter"]
+        self.assertEqual((p["Name"], p["Value"], p["Version"], p["Selector"]),
+                         ("/ps/v/one", "value1", 1, ":1"))
+        out = self.perr("GetParameter", {"Name": "/ps/v/one:3"}, "ParameterVersionNotFound")
+        self.assertIn("version 3", out["message"])
+        self.perr("GetParameter", {"Name": "/ps/v/none"}, "ParameterNotFound")
+        self.perr("GetParameter", {}, "ValidationException")
+        self.perr("GetParameter", {"Name": "/ps/v/one"}, "InvalidSignatureException",
+                  service="secretsmanager")
+        self.perr("GetParameter", {"Name": "/ps/v/one"}, "InvalidSignatureException",
+                  secret="wrong")
+        st, out = self.aws.ssm("GetParameter", {"Name": "/ps/v/one"}, AKID, SECRET)
+        self.assertEqual((st, out["Parameter"]["Value"]), (200, "value2"))
+        st, out = self.aws.ssm("GetParameter", {"Name": "/ps/v/one"}, AKID, SECRET,
+                               region="eu-west-1")
+        self.assertEqual((st, out["__type"]), (400, "InvalidSignatureException"))
+        self.assertNotIn("value2", json.dumps(self.aws.requests()))
+        self.assertIn("/ps/v/one", [r.get("secret_id") for r in self.aws.requests()])
+
+    def test_secure_string_decryption(self):
+        self.aws.put_parameter("/ps/sec", "s3cr3t", type="SecureString")
+        p = self.pok("GetParameter", {"Name": "/ps/sec", "WithDecryption": True})["Parameter"]
+        self.assertEqual((p["Type"], p["Value"]), ("SecureString", "s3cr3t"))
+        hidden = self.pok("GetParameter", {"Name": "/ps/sec"})["Parameter"]["Value"]
+        self.assertNotIn("s3cr3t", hidden)
+        self.assertTrue(hidden.startswith("AQICAH"), hidden)
+        out = self.pok("GetParameters", {"Names": ["/ps/sec"]})
+        self.assertEqual(out["Parameters"][0]["Value"], hidden)
+        self.perr("GetParameter", {"Name": "/ps/sec", "WithDecryption": "yes"},
+                  "ValidationException")
+
+    def test_get_parameters_batch(self):
+        self.aws.put_parameter("/ps/b/one", "1")
+        self.aws.put_parameter("/ps/b/two", "2a")
+        self.aws.put_parameter("/ps/b/two", "2b", type="StringList")
+        out = self.pok("GetParameters", {"Names": ["/ps/b/one", "/ps/b/nope", "/ps/b/two",
+                                                   "/ps/b/two:1", "/ps/b/one:9"]})
+        self.assertEqual([(p["Name"], p["Value"], p["Type"]) for p in out["Parameters"]],
+                         [("/ps/b/one", "1", "String"), ("/ps/b/two", "2b", "StringList"),
+                          ("/ps/b/two", "2a", "StringList")])
+        self.assertEqual(out["InvalidParameters"], ["/ps/b/nope", "/ps/b/one:9"])
+        self.perr("GetParameters", {"Names": ["/ps/b/one"] * 11}, "ValidationException")
+        self.perr("GetParameters", {"Names": []}, "ValidationException")
+
+    def test_get_parameters_by_path_and_paging(self):
+        for name in ("/ps/p/a", "/ps/p/b", "/ps/p/sub/c", "/ps/p/sub/deep/d", "/ps/px/e"):
+            self.aws.put_parameter(name, "v" + name[-1], type="SecureString")
+        out = self.pok("GetParametersByPath", {"Path": "/ps/p", "WithDecryption": True})
+        self.assertEqual([(p["Name"], p["Value"]) for p in out["Parameters"]],
+                         [("/ps/p/a", "va"), ("/ps/p/b", "vb")])
+        self.assertNotIn("NextToken", out)
+        names, token, pages = [], None, 0
+        while True:
+            body = {"Path": "/ps/p/", "Recursive": True, "MaxResults": 2}
+            if token:
+                body["NextToken"] = token
+            out = self.pok("GetParametersByPath", body)
+            names += [p["Name"] for p in out["Parameters"]]
+            self.assertNotIn("va", [p["Value"] for p in out["Parameters"]])
+            pages += 1
+            token = out.get("NextToken")
+            if not token:
+                break
+        self.assertEqual((names, pages), (["/ps/p/a", "/ps/p/b", "/ps/p/sub/c",
+                                           "/ps/p/sub/deep/d"], 2))
+        self.perr("GetParametersByPath", {"Path": "/ps/p", "MaxResults": 11},
+                  "ValidationException")
+        self.perr("GetParametersByPath", {"Path": "ps/p"}, "ValidationException")
+        self.perr("GetParametersByPath", {"Path": "/ps/p", "NextToken": "garbage"},
+                  "InvalidNextToken")
+        root = self.pok("GetParametersByPath", {"Path": "/", "Recursive": True,
+                                                "MaxResults": 10})
+        self.assertTrue(root["Parameters"])
+
+    def test_describe_parameters_filters_and_tags(self):
+        self.aws.put_parameter("/ps/d/one", "1", tags={"team": "a", "env": "prod"})
+        self.aws.put_parameter("/ps/d/two", "2", type="SecureString", tags={"team": "a"})
+        self.aws.put_parameter("/ps/d/sub/three", "3", tags={"team": "b"})
+        self.aws.put_parameter("/ps/d/one", "1b")
+
+        def names(filters, **kw):
+            out = self.pok("DescribeParameters", dict(ParameterFilters=filters, **kw))
+            for p in out["Parameters"]:
+                self.assertNotIn("Value", p)
+            return [p["Name"] for p in out["Parameters"]]
+        self.assertEqual(names([{"Key": "Path", "Option": "Recursive", "Values": ["/ps/d"]}]),
+                         ["/ps/d/one", "/ps/d/sub/three", "/ps/d/two"])
+        self.assertEqual(names([{"Key": "Path", "Values": ["/ps/d"]}]),
+                         ["/ps/d/one", "/ps/d/two"])
+        self.assertEqual(names([{"Key": "tag:team", "Option": "Equals", "Values": ["a"]},
+                                {"Key": "Path", "Option": "Recursive", "Values": ["/ps"]}]),
+                         ["/ps/d/one", "/ps/d/two"])
+        self.assertEqual(names([{"Key": "tag:env", "Values": ["prod"]},
+                                {"Key": "tag:team", "Values": ["a"]}]), ["/ps/d/one"])
+        self.assertEqual(names([{"Key": "Name", "Option": "BeginsWith",
+                                 "Values": ["/ps/d/s"]}]), ["/ps/d/sub/three"])
+        self.assertEqual(names([{"Key": "Name", "Values": ["/ps/d/two"]}]), ["/ps/d/two"])
+        out = self.pok("DescribeParameters", {"ParameterFilters": [
+            {"Key": "Name", "Values": ["/ps/d/one"]}]})["Parameters"][0]
+        self.assertEqual((out["Version"], out["Type"], out["DataType"]), (2, "String", "text"))
+        first = self.pok("DescribeParameters", {"ParameterFilters": [
+            {"Key": "Path", "Option": "Recursive", "Values": ["/ps/d"]}], "MaxResults": 2})
+        self.assertEqual(len(first["Parameters"]), 2)
+        rest = self.pok("DescribeParameters", {"ParameterFilters": [
+            {"Key": "Path", "Option": "Recursive", "Values": ["/ps/d"]}], "MaxResults": 2,
+            "NextToken": first["NextToken"]})
+        self.assertEqual([p["Name"] for p in rest["Parameters"]], ["/ps/d/two"])
+        self.perr("DescribeParameters", {"MaxResults": 51}, "ValidationException")
+        self.perr("DescribeParameters", {"ParameterFilters": [{"Key": "Nope", "Values": []}]},
+                  "ValidationException")
+        self.perr("DescribeParameters", {"ParameterFilters": [
+            {"Key": "Path", "Option": "Equals", "Values": ["/ps"]}]}, "ValidationException")
+        tags = self.pok("ListTagsForResource", {"ResourceType": "Parameter",
+                                                "ResourceId": "/ps/d/one"})["TagList"]
+        self.assertEqual(tags, [{"Key": "team", "Value": "a"}, {"Key": "env", "Value": "prod"}])
+        self.perr("ListTagsForResource", {"ResourceType": "Parameter", "ResourceId": "/ps/x"},
+                  "InvalidResourceId")
+        self.perr("ListTagsForResource", {"ResourceType": "Document", "ResourceId": "/ps/d"},
+                  "ValidationException")
+
+    def test_delete_faults_denied_and_stats(self):
+        self.aws.put_parameter("/ps/f/one", "f1")
+        self.aws.reset_stats()
+        self.aws.fault("GetParameter", kind="throttle", count=2)
+        for _ in range(2):
+            out = self.perr("GetParameter", {"Name": "/ps/f/one"}, "ThrottlingException")
+            self.assertEqual(out["message"], "Rate exceeded")
+        self.pok("GetParameter", {"Name": "/ps/f/one"})
+        self.aws.fault("GetParameters$", kind="error")
+        self.pok("GetParametersByPath", {"Path": "/ps/f"})
+        self.perr("GetParameters", {"Names": ["/ps/f/one"]}, "InternalServerError", 500)
+        self.aws.deny("GetParametersByPath", count=0)
+        out = self.perr("GetParametersByPath", {"Path": "/ps/f"}, "AccessDeniedException")
+        self.assertIn("is not authorized to perform: ssm:GetParametersByPath", out["message"])
+        self.assertEqual(self.aws.last_headers["X-Amzn-ErrorType"], "AccessDeniedException")
+        self.aws.clear_faults()
+        self.assertEqual(self.aws.stats()["calls"], {"GetParameter": 3, "GetParameters": 1,
+                                                     "GetParametersByPath": 2})
+        self.aws.delete_parameter("/ps/f/one")
+        self.perr("GetParameter", {"Name": "/ps/f/one"}, "ParameterNotFound")
+        with self.assertRaises(RuntimeError):
+            self.aws.delete_parameter("/ps/f/one")
+        with self.assertRaises(RuntimeError):
+            self.aws.put_parameter("/ps/f/bad", "x", type="Binary")
+        self.assertEqual(self.aws.put_parameter("/ps/f/one", "again"), 1)
 
 
 def iso_seconds(text):

@@ -1,5 +1,5 @@
-"""Client helper for the fake AWS server (tests/fakes/aws_server.py): Secrets Manager, STS,
-EKS Pod Identity and IMDSv2 credential endpoints.
+"""Client helper for the fake AWS server (tests/fakes/aws_server.py): Secrets Manager, SSM
+Parameter Store, STS, EKS Pod Identity and IMDSv2 credential endpoints.
 
 Python 3 standard library only. Contract of the server: tests/fakes/AWS_FAKE_API.md.
 
@@ -23,11 +23,16 @@ FakeAws methods (control helpers raise RuntimeError on a non-200 control reply):
         raw request; body: parsed JSON, else text, else None (token is ignored).
     sm(op, body, access_key, secret_key, session_token=None, region=None, amz_date=None)
         -> (status, parsed JSON)   SigV4-signed Secrets Manager call (signer: aws/sigv4.py).
+    ssm(op, body, access_key, secret_key, session_token=None, region=None, amz_date=None)
+        -> (status, parsed JSON)   SigV4-signed Parameter Store call (AmazonSSM.<op>, "ssm").
     sts(action, params, access_key=None, secret_key=None, session_token=None, region=None,
         amz_date=None) -> (status, XML text)   signed unless access_key is None.
     add_credentials(access_key_id, secret_access_key)
     put_secret(name, string=None, binary=None, tags=None, stage=None, description=None)
         -> {"arn", "version_id"}   (a new version; stage defaults to AWSCURRENT)
+    put_parameter(name, value, type="String"|"SecureString"|"StringList", tags=None)
+        -> version (int: 1 for a new parameter, N+1 after that; tags replace when given)
+    delete_parameter(name)   the parameter and all its versions are gone (ParameterNotFound)
     delete_secret(name, recovery_window=30) -> {"arn", "deletion_date"} (marked for deletion)
     role(arn, external_id=None, allowed_tags=None, subjects=None, max_session_s=43200)
     make_jwt(sub="system:serviceaccount:default:default", aud="sts.amazonaws.com",
@@ -126,6 +131,15 @@ class FakeAws(ProcessControl):
                      region or self.region, "secretsmanager", amz_date, session_token)
         return self.api("POST", "/", payload, hdrs)
 
+    def ssm(self, op, body, access_key, secret_key, session_token=None, region=None,
+            amz_date=None):
+        payload = json.dumps(body).encode()
+        hdrs = {"Host": self.host, "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": "AmazonSSM." + op}
+        sign_headers("POST", "/", "", hdrs, payload, access_key, secret_key,
+                     region or self.region, "ssm", amz_date, session_token)
+        return self.api("POST", "/", payload, hdrs)
+
     def sts(self, action, params, access_key=None, secret_key=None, session_token=None,
             region=None, amz_date=None):
         form = dict(Action=action, Version="2011-06-15")
@@ -161,6 +175,15 @@ class FakeAws(ProcessControl):
             if v is not None:
                 body[k] = v
         return self._control("POST", "secret", body)
+
+    def put_parameter(self, name, value, type="String", tags=None):  # noqa: A002
+        body = {"name": name, "value": value, "type": type}
+        if tags is not None:
+            body["tags"] = tags
+        return self._control("POST", "parameter", body)["version"]
+
+    def delete_parameter(self, name):
+        self._control("POST", "parameter/delete", {"name": name})
 
     def delete_secret(self, name, recovery_window=30):
         return self._control("POST", "secret/delete", {"name": name,

@@ -1,11 +1,12 @@
 """HTTP layer of the fake AWS server: one handler instance per connection (own thread).
 
 Reuses the fake Kubernetes server's plumbing (keep-alive, body reading, single-write
-responses). `POST /` is routed by `X-Amz-Target: secretsmanager.<Op>` (JSON 1.1) or by the
-form field `Action` (STS query protocol, XML); `/_pod_identity/credentials` and `/latest/...`
-are the credential endpoints (aws/metadata.py); `/_fake/...` is the control API. Order per
-API request: request log + call count, fault rules, SigV4, "denied" rules, operation. The
-request log never holds secret values, secret keys or tokens.
+responses). `POST /` is routed by `X-Amz-Target: secretsmanager.<Op>` or `AmazonSSM.<Op>`
+(JSON 1.1, aws/ssm.py) or by the form field `Action` (STS query protocol, XML);
+`/_pod_identity/credentials` and `/latest/...` are the credential endpoints
+(aws/metadata.py); `/_fake/...` is the control API. Order per API request: request log +
+call count, fault rules, SigV4, "denied" rules, operation. The request log never holds
+secret values, secret keys or tokens.
 """
 
 import base64
@@ -19,13 +20,16 @@ from urllib.parse import parse_qsl, urlsplit
 from kube.errors import ApiError
 from kube.handler import Handler as KubeHandler, _NET_ERRORS
 
-from . import metadata, secretsmanager, sts
+from . import metadata, secretsmanager, ssm, sts
 from .secretsmanager import SmError
 from .sigv4 import AuthError
 from .sts import StsError
 
 JSON_CT = "application/x-amz-json-1.1"
-# AuthError.kind -> (status, Secrets Manager __type, STS code)
+JSON_SERVICES = ("secretsmanager", "ssm")      # JSON 1.1 services ({"__type","message"})
+# SSM's own names for the fault codes that differ from Secrets Manager's
+SSM_FAULT_CODES = {"InternalServiceError": "InternalServerError"}
+# AuthError.kind -> (status, Secrets Manager / SSM __type, STS status, STS code)
 AUTH_ERRORS = {
     "missing": (400, "MissingAuthenticationTokenException", 403, "MissingAuthenticationToken"),
     "incomplete": (400, "IncompleteSignatureException", 400, "IncompleteSignature"),
@@ -64,6 +68,8 @@ class Handler(KubeHandler):
             target = self.headers.get("X-Amz-Target", "")
             if target.startswith("secretsmanager."):
                 return self._aws("secretsmanager", target.split(".", 1)[1], url, raw)
+            if target.startswith("AmazonSSM."):
+                return self._aws("ssm", target.split(".", 1)[1], url, raw)
             params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
             if self.command == "POST" and "Action" in params:
                 return self._aws("sts", params["Action"], url, raw, params)
@@ -88,9 +94,12 @@ class Handler(KubeHandler):
                 time.sleep(delay)
             if fault:
                 kind = FAULTS.get(fault.code, FAULTS[500])
-                raise (SmError if service == "secretsmanager" else StsError)(
-                    kind[0] if service == "secretsmanager" else kind[1], kind[2],
-                    400 if fault.code == 429 else fault.code)
+                status = 400 if fault.code == 429 else fault.code
+                if service in JSON_SERVICES:
+                    code = kind[0] if service == "secretsmanager" else \
+                        SSM_FAULT_CODES.get(kind[0], kind[0])
+                    raise SmError(code, kind[2], status)
+                raise StsError(kind[1], kind[2], status)
             info = {}
             with state.lock:
                 if not (service == "sts" and op in sts.UNSIGNED):
@@ -98,17 +107,21 @@ class Handler(KubeHandler):
                                         self.headers.items(), raw, service)
                     entry["access_key_id"] = akid
                     info.update(access_key_id=akid, caller_arn=state.creds[akid]["arn"])
-            body = json.loads(raw or b"{}") if service == "secretsmanager" else None
-            if isinstance(body, dict) and isinstance(body.get("SecretId"), str):
-                entry["secret_id"] = body["SecretId"]
+            body = json.loads(raw or b"{}") if service in JSON_SERVICES else None
+            for field in ("SecretId", "Name", "Path", "ResourceId"):
+                if isinstance(body, dict) and isinstance(body.get(field), str):
+                    entry["secret_id"] = body[field]
+                    break
             self._check_denied(service, op, info.get("caller_arn"), body, params)
             with state.lock:
                 if service == "secretsmanager":
                     out = secretsmanager.call(state, op, body)
+                elif service == "ssm":
+                    out = ssm.call(state, op, body)
                 else:
                     out = sts.call(state, op, params, info)
                     entry.update({k: v for k, v in info.items() if k != "caller_arn"})
-            if service == "secretsmanager":
+            if service in JSON_SERVICES:
                 self._send_body(200, json.dumps(out).encode(), JSON_CT,
                                 {"x-amzn-RequestId": rid})
             else:
@@ -118,7 +131,7 @@ class Handler(KubeHandler):
             self._aws_error(service, rid, 400, "SerializationException", "Invalid JSON body")
         except AuthError as e:
             m = AUTH_ERRORS[e.kind]
-            if service == "secretsmanager":
+            if service in JSON_SERVICES:
                 self._aws_error(service, rid, m[0], m[1], e.message)
             else:
                 self._aws_error(service, rid, m[2], m[3], e.message)
@@ -128,8 +141,9 @@ class Handler(KubeHandler):
             raise
         except Exception:
             traceback.print_exc()
-            self._aws_error(service, rid, 500, "InternalServiceError"
-                            if service == "secretsmanager" else "InternalFailure", "internal")
+            self._aws_error(service, rid, 500, {"secretsmanager": "InternalServiceError",
+                                                "ssm": "InternalServerError"}.get(
+                                                    service, "InternalFailure"), "internal")
 
     def _check_denied(self, service, op, caller, body, params):
         """"denied" fault rules apply to authenticated calls, as IAM does after SigV4."""
@@ -143,7 +157,7 @@ class Handler(KubeHandler):
         if self._entry is not None:
             self._entry["error"] = code
         headers = {"x-amzn-RequestId": rid}
-        if service == "secretsmanager":
+        if service in JSON_SERVICES:
             headers["X-Amzn-ErrorType"] = code
             body = json.dumps({"__type": code, "message": message}).encode()
             return self._send_body(status, body, JSON_CT, headers)
@@ -240,12 +254,13 @@ def _fault_rule(body):
 
 def _denied(service, op, caller, body, params):
     """AccessDenied in AWS's words: 400 AccessDeniedException (JSON) / 403 AccessDenied (STS)."""
-    if service == "secretsmanager":
-        sid = body.get("SecretId") if isinstance(body, dict) else None
+    if service in JSON_SERVICES:
+        field = "SecretId" if service == "secretsmanager" else "Name"
+        sid = body.get(field) if isinstance(body, dict) else None
         on = " on resource: %s" % sid if isinstance(sid, str) and sid else ""
         return SmError("AccessDeniedException", "User: %s is not authorized to perform: "
-                       "secretsmanager:%s%s because no identity-based policy allows the "
-                       "secretsmanager:%s action" % (caller, op, on, op))
+                       "%s:%s%s because no identity-based policy allows the %s:%s action"
+                       % (caller, service, op, on, service, op))
     if caller is None:
         return StsError("AccessDenied", "Not authorized to perform sts:%s" % op, 403)
     role = params.get("RoleArn")
@@ -281,6 +296,14 @@ def _stateful(state, key, body):
         return {"ok": True}
     if key == ("POST", "/_fake/secret"):
         return _put_secret(state, body)
+    if key == ("POST", "/_fake/parameter"):
+        param, version = state.put_parameter(body["name"], body["value"],
+                                             body.get("type", "String"), body.get("tags"))
+        return {"arn": param.arn, "version": version}
+    if key == ("POST", "/_fake/parameter/delete"):
+        if state.delete_parameter(str(body["name"])) is None:
+            raise ValueError("no such parameter")
+        return {"ok": True}
     if key == ("POST", "/_fake/secret/delete"):
         sec = state.mark_deleted(str(body["name"]), int(body.get("recovery_window", 30)))
         if sec is None:

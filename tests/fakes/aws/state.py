@@ -1,6 +1,7 @@
 """State of the fake AWS server: fake clock, known credentials (static, STS-issued and
 handed out by the Pod Identity / IMDS endpoints), roles, secrets with versions/stages/tags,
-the Pod Identity association and instance role, IMDSv2 tokens, per-operation call counts.
+SSM parameters with numbered versions and tags, the Pod Identity association and instance
+role, IMDSv2 tokens, per-operation call counts.
 
 Owned by the server; every access holds `state.lock` (the handler takes it per request).
 Timestamps are fake-clock epoch seconds (real time + `offset`).
@@ -59,6 +60,19 @@ class Secret:
         return {k: sorted(v["stages"]) for k, v in self.versions.items() if v["stages"]}
 
 
+class Parameter:
+    """An SSM parameter: type, numbered versions (1, 2, ...), tags."""
+
+    def __init__(self, name, region, ptype):
+        self.name, self.type = name, ptype
+        self.arn = "arn:aws:ssm:%s:%s:parameter/%s" % (region, ACCOUNT, name.lstrip("/"))
+        self.versions = []              # [{"n", "value", "modified"}], oldest first
+        self.tags = []                  # [{"Key", "Value"}]
+
+
+PARAMETER_TYPES = ("String", "SecureString", "StringList")
+
+
 class State:
     def __init__(self, region, jwt_key, audience):
         self.lock = threading.Lock()
@@ -67,6 +81,7 @@ class State:
         self.creds = {}                 # akid -> {"secret", "token"|None, "expires"|None, ...}
         self.roles = {}                 # arn -> {"external_id", "allowed_tags", "max_s"}
         self.secrets = {}               # name -> Secret
+        self.parameters = {}            # name -> Parameter
         self.stats = {}
         self.pod_identity = None        # {"token", "role_arn", "duration_s"} (metadata.py)
         self.imds = None                # {"role_name", "duration_s"}
@@ -176,3 +191,24 @@ class State:
                                         secret_id == sec.arn[:-7]):
                 return sec
         return None
+
+    # ---- SSM parameters ----------------------------------------------------------------
+
+    def put_parameter(self, name, value, ptype="String", tags=None):
+        """A new version (N+1) of parameter `name`; tags replace the old ones when given."""
+        if ptype not in PARAMETER_TYPES:
+            raise ValueError("type must be one of %s" % ", ".join(PARAMETER_TYPES))
+        if not isinstance(name, str) or not name or not isinstance(value, str):
+            raise ValueError("name and value must be non-empty strings")
+        param = self.parameters.get(name)
+        if param is None:
+            param = self.parameters[name] = Parameter(name, self.region, ptype)
+        param.type = ptype
+        if tags is not None:
+            param.tags = [{"Key": str(k), "Value": str(v)} for k, v in tags.items()]
+        n = param.versions[-1]["n"] + 1 if param.versions else 1
+        param.versions.append({"n": n, "value": value, "modified": int(self.now())})
+        return param, n
+
+    def delete_parameter(self, name):
+        return self.parameters.pop(name, None)
