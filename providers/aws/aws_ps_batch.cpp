@@ -7,6 +7,12 @@
 
 namespace esd::providers::aws {
 
+PsBatcher::PsBatcher(std::shared_ptr<SmApi> api, PsClientOptions options)
+    : api_(std::move(api)),
+      options_(options),
+      gather_(api_->ctx().loop, options.max_names, options.gather_ms,
+              [this](std::vector<std::string> names) { send(std::move(names)); }) {}
+
 PsBatcher::~PsBatcher() {
   close();
 }
@@ -29,17 +35,14 @@ void PsBatcher::get(const std::string& name, int64_t max_age_ms, PsDone done) {
   Pending& p = pending_[name];
   p.waiters.push_back(std::move(done));
   if (p.waiters.size() > 1) return;  // shares the queued or in-flight fetch
-  queue_.push_back(name);
-  if (queue_.size() >= options_.max_names) return flush();
-  arm();
+  gather_.push(name);
 }
 
 void PsBatcher::close() {
   if (closed_) return;
   closed_ = true;
-  timer_.close();
+  gather_.close();
   pending_.clear();
-  queue_.clear();
   kept_.clear();
 }
 
@@ -52,39 +55,6 @@ PsBatcher::Kept& PsBatcher::remember(const std::string& name, int64_t now) {
     if (kept_.size() >= options_.max_kept) kept_.clear();
   }
   return kept_[name];
-}
-
-void PsBatcher::arm() {
-  if (armed_) return;
-  if (!timer_ready_) {
-    if (uv_timer_init(api_->ctx().loop, timer_.get()) != 0) return flush();
-    timer_.mark_initialized();
-    timer_.get()->data = this;
-    timer_ready_ = true;
-  }
-  const auto wait = static_cast<uint64_t>(std::max<int64_t>(0, options_.gather_ms));
-  armed_ = uv_timer_start(timer_.get(), &PsBatcher::on_timer, wait, 0) == 0;
-  if (!armed_) flush();
-}
-
-void PsBatcher::on_timer(uv_timer_t* t) noexcept {
-  auto* self = static_cast<PsBatcher*>(t->data);
-  self->armed_ = false;
-  self->flush();
-}
-
-void PsBatcher::flush() {
-  if (armed_) {
-    uv_timer_stop(timer_.get());
-    armed_ = false;
-  }
-  std::vector<std::string> all = std::move(queue_);
-  queue_.clear();
-  for (size_t i = 0; i < all.size(); i += options_.max_names) {
-    const size_t end = std::min(all.size(), i + options_.max_names);
-    send(std::vector<std::string>(all.begin() + static_cast<ptrdiff_t>(i),
-                                  all.begin() + static_cast<ptrdiff_t>(end)));
-  }
 }
 
 void PsBatcher::send(std::vector<std::string> names) {

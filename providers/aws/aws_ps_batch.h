@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/loop/uv_handle.h"
+#include "providers/aws/aws_gather.h"
 #include "providers/aws/aws_ps_client.h"
 #include "providers/aws/aws_ps_values.h"
 #include "providers/aws/aws_sm_api.h"
@@ -28,8 +28,7 @@ using PsDone = std::function<void(Result<PsValuePtr>)>;
 
 class PsBatcher : public std::enable_shared_from_this<PsBatcher> {
  public:
-  PsBatcher(std::shared_ptr<SmApi> api, PsClientOptions options)
-      : api_(std::move(api)), options_(options) {}
+  PsBatcher(std::shared_ptr<SmApi> api, PsClientOptions options);
   ~PsBatcher();
   PsBatcher(const PsBatcher&) = delete;
   PsBatcher& operator=(const PsBatcher&) = delete;
@@ -49,9 +48,6 @@ class PsBatcher : public std::enable_shared_from_this<PsBatcher> {
   using Answer = std::pair<std::vector<PsDone>, Result<PsValuePtr>>;
 
   Kept& remember(const std::string& name, int64_t now);
-  void arm();
-  static void on_timer(uv_timer_t* t) noexcept;
-  void flush();
   void send(std::vector<std::string> names);
   void on_reply(const std::vector<std::string>& names, SmReply reply);
   static Result<PsValuePtr> answer_for(const std::string& name, const PsBatchReply& reply);
@@ -66,10 +62,7 @@ class PsBatcher : public std::enable_shared_from_this<PsBatcher> {
   PsClientOptions options_;
   std::unordered_map<std::string, Kept> kept_;
   std::unordered_map<std::string, Pending> pending_;
-  std::vector<std::string> queue_;
-  UvHandle<uv_timer_t> timer_;
-  bool timer_ready_ = false;
-  bool armed_ = false;
+  GatherQueue gather_;  // after api_ and options_: built from them
   bool closed_ = false;
 };
 

@@ -22,7 +22,10 @@ bool denies_batch(const AwsError& e) {
 }  // namespace
 
 SmBatcher::SmBatcher(std::shared_ptr<SmApi> api, BatchOptions options)
-    : api_(std::move(api)), options_(options) {}
+    : api_(std::move(api)),
+      options_(options),
+      gather_(api_->ctx().loop, options.max_ids, options.gather_ms,
+              [this](std::vector<std::string> ids) { send_batch(std::move(ids)); }) {}
 
 std::shared_ptr<SmBatcher> SmBatcher::create(std::shared_ptr<SmApi> api, BatchOptions options) {
   std::shared_ptr<SmBatcher> b(new SmBatcher(std::move(api), options));
@@ -61,9 +64,7 @@ void SmBatcher::get(const std::string& id, int64_t max_age_ms, ValueDone done) {
   Pending& p = pending_[id];
   p.waiters.push_back(std::move(done));
   if (p.sent || p.waiters.size() > 1) return;  // shares the queued or in-flight fetch
-  queue_.push_back(id);
-  if (queue_.size() >= options_.max_ids) return flush();
-  arm();
+  gather_.push(id);
 }
 
 // Only periodic requests (max_age_ms > 0) make an id known; a forced one refreshes its time.
@@ -107,39 +108,6 @@ void SmBatcher::sweep(int64_t now_ms, bool force) {
     } else {
       ++it;
     }
-  }
-}
-
-void SmBatcher::arm() {
-  if (armed_) return;
-  if (!timer_ready_) {
-    if (uv_timer_init(api_->ctx().loop, timer_.get()) != 0) return flush();
-    timer_.mark_initialized();
-    timer_.get()->data = this;
-    timer_ready_ = true;
-  }
-  const auto wait = static_cast<uint64_t>(std::max<int64_t>(0, options_.gather_ms));
-  armed_ = uv_timer_start(timer_.get(), &SmBatcher::on_flush_timer, wait, 0) == 0;
-  if (!armed_) flush();
-}
-
-void SmBatcher::on_flush_timer(uv_timer_t* t) noexcept {
-  auto* self = static_cast<SmBatcher*>(t->data);
-  self->armed_ = false;
-  self->flush();
-}
-
-void SmBatcher::flush() {
-  if (armed_) {
-    uv_timer_stop(timer_.get());
-    armed_ = false;
-  }
-  std::vector<std::string> all = std::move(queue_);
-  queue_.clear();
-  for (size_t i = 0; i < all.size(); i += options_.max_ids) {
-    const size_t end = std::min(all.size(), i + options_.max_ids);
-    send_batch(std::vector<std::string>(all.begin() + static_cast<ptrdiff_t>(i),
-                                        all.begin() + static_cast<ptrdiff_t>(end)));
   }
 }
 
@@ -291,10 +259,8 @@ void SmBatcher::deliver(std::vector<Answer> answers) {
 void SmBatcher::close() {
   if (closed_) return;
   closed_ = true;
-  timer_.close();
-  armed_ = false;
+  gather_.close();
   pending_.clear();
-  queue_.clear();
   entries_.clear();
 }
 

@@ -30,7 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "daemon/loop/uv_handle.h"
+#include "providers/aws/aws_gather.h"
 #include "providers/aws/aws_sm_api.h"
 #include "providers/aws/aws_sm_values.h"
 
@@ -86,8 +86,6 @@ class SmBatcher : public std::enable_shared_from_this<SmBatcher> {
   void note_request(const std::string& id, int64_t max_age_ms, int64_t now_ms);
   void evict_oldest();
   void sweep(int64_t now_ms, bool force);
-  void arm();
-  void flush();
   void send_batch(std::vector<std::string> ids);
   void add_ride_alongs(std::vector<std::string>& ids, int64_t now_ms);
   void send_single(const std::string& id);
@@ -96,17 +94,13 @@ class SmBatcher : public std::enable_shared_from_this<SmBatcher> {
   void fall_back(const std::vector<std::string>& ids);
   Answer settle(const std::string& id, Result<ValuePtr> result);
   void deliver(std::vector<Answer> answers);
-  static void on_flush_timer(uv_timer_t* t) noexcept;
 
   std::shared_ptr<SmApi> api_;
   BatchOptions options_;
   std::weak_ptr<SmBatcher> weak_;
   std::unordered_map<std::string, Entry> entries_;
   std::unordered_map<std::string, Pending> pending_;
-  std::vector<std::string> queue_;
-  UvHandle<uv_timer_t> timer_;
-  bool timer_ready_ = false;
-  bool armed_ = false;
+  GatherQueue gather_;  // after api_ and options_: built from them
   int64_t denied_until_ms_ = 0;
   bool denied_logged_ = false;
   int64_t last_sweep_ms_ = 0;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "daemon/common/crypto.h"
+#include "providers/aws/aws_json.h"
 #include "providers/json_path.h"
 
 namespace esd::providers::aws {
@@ -12,20 +13,12 @@ namespace {
 
 using nlohmann::json;
 
-Error malformed(std::string_view what) {
-  return Error(ErrorCode::kTransient, "malformed " + std::string(what) + " reply from Secrets Manager");
-}
+constexpr std::string_view kService = "Secrets Manager";
+
+Error malformed(std::string_view what) { return malformed_reply(kService, what); }
 
 Result<json> parse_object(const Sensitive& body, std::string_view what) {
-  json doc = json::parse(body.view(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return malformed(what);
-  return doc;
-}
-
-std::string string_member(const json& obj, const char* name) {
-  auto it = obj.find(name);
-  if (it == obj.end() || !it->is_string()) return {};
-  return it->get<std::string>();
+  return parse_reply_object(body, kService, what);
 }
 
 // NextToken; absent or null means the last page.
