@@ -132,6 +132,10 @@ class Provider {
   virtual Status validate(const nlohmann::json& provider_spec) const = 0;
   virtual Result<std::unique_ptr<SecretClient>> create(const nlohmann::json& provider_spec,
                                                        ProviderContext ctx) const = 0;
+  // true when the client serves reads that arrive together with fewer calls (a batch API).
+  // The controller then schedules a store's periodic refreshes together on a per-store grid
+  // instead of jittering each ExternalSecret by +-10% (which would spread them apart).
+  virtual bool gathers_reads() const { return false; }
 };
 
 }  // namespace esd::providers

@@ -40,6 +40,11 @@ int64_t backoff_ms(int64_t consecutive_failures, double unit_random) {
   return std::min(kBackoffMaxMs, jitter(base, unit_random));
 }
 
+int64_t jittered_refresh_ms(int64_t interval_ms, double unit_random) {
+  if (interval_ms <= 0) return 0;
+  return jitter(interval_ms, unit_random);
+}
+
 int64_t aligned_refresh_due(int64_t now_ms, int64_t interval_ms, uint64_t phase_seed) {
   if (interval_ms <= 0) return 0;
   const int64_t step = std::max<int64_t>(1000, interval_ms / 10);

@@ -18,13 +18,18 @@ inline constexpr int64_t kBackoffMaxMs = 5 * 60 * 1000;
 // failure (n < 1 counts as 1); result = base × (0.9 + 0.2u), never above 5 min.
 int64_t backoff_ms(int64_t consecutive_failures, double unit_random);
 
-// The next periodic refresh after a sync that ended at `now_ms`: the first point of a grid with
-// step max(1 s, interval/10) and an offset of `phase_seed` (a hash of the store) that lies at
-// least max(interval - step, interval/2) after now. So the refresh comes 0.9 to 1.0 interval
-// later (never more: no drift), the ExternalSecrets of one store that synced close together
-// refresh together (a batching provider serves them with a few calls; in-flight reads are
-// shared), and different stores are spread over the step (no cluster-wide stampede). A
+// The delay until the next periodic refresh, for a store whose provider does not batch reads:
+// interval × (0.9 + 0.2u), so ExternalSecrets created together drift apart (no stampede). A
 // non-positive interval (no periodic refresh) returns 0.
+int64_t jittered_refresh_ms(int64_t interval_ms, double unit_random);
+
+// For a store whose provider batches reads (Provider::gathers_reads): the next periodic refresh
+// after a sync that ended at `now_ms`, the first point of a grid with step max(1 s,
+// interval/10) and an offset of `phase_seed` (a hash of the store) that lies at least
+// max(interval - step, interval/2) after now. So the refresh comes 0.9 to 1.0 interval later
+// (never more: no drift), the ExternalSecrets of one store that synced close together refresh
+// together (the provider serves them with a few batch calls), and different stores are spread
+// over the step (no cluster-wide stampede). A non-positive interval returns 0.
 int64_t aligned_refresh_due(int64_t now_ms, int64_t interval_ms, uint64_t phase_seed);
 
 // FNV-1a 64 of `text`: a stable (cross-restart) seed for aligned_refresh_due.

@@ -103,6 +103,8 @@ struct Controller::Impl {
   void set_store_status(const std::string& key, bool ready, const char* reason,
                         const char* message, const std::string& detail);
   std::string store_key(const EsEntry& e, const StoreRef& ref) const;
+  // Does the provider of e's store batch reads (Provider::gathers_reads)? false if unknown.
+  bool store_gathers_reads(const EsEntry& e) const;
   void requeue_failing_for_store(const std::string& kind, const std::string& name);
 
   ControllerDeps deps;

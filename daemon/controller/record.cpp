@@ -36,7 +36,8 @@ EsStatus desired_status(const EsEntry& e, const Attempt& a, int64_t started_ms, 
   return s;
 }
 
-int64_t next_due(const EsEntry& e, const Attempt& a, int64_t now, double u) {
+// `gathers`: the store's provider batches reads (aligned refreshes); otherwise +-10% jitter.
+int64_t next_due(const EsEntry& e, const Attempt& a, int64_t now, double u, bool gathers) {
   if (a.outcome == Outcome::kFailed) {
     if (!a.retry) return 0;
     const int64_t hint = a.error ? a.error->retry_after_ms : -1;
@@ -45,6 +46,7 @@ int64_t next_due(const EsEntry& e, const Attempt& a, int64_t now, double u) {
   if (!e.spec || e.spec->refresh_policy != RefreshPolicy::kPeriodic || e.spec->refresh_ms <= 0) {
     return 0;
   }
+  if (!gathers) return now + jittered_refresh_ms(e.spec->refresh_ms, u);
   const StoreRef& s = e.spec->store;
   const std::string store = s.kind + "/" + (s.kind == "ClusterSecretStore" ? "" : e.meta.ns) + "/" + s.name;
   return aligned_refresh_due(now, e.spec->refresh_ms, phase_seed_of(store));
@@ -207,7 +209,7 @@ void Reconcile::done(Attempt a) {
   update_state(*e, a, started_ms, now);
   report(*e, a, prev_error, now);
   write_status(*e, a, now);
-  const int64_t due = next_due(*e, a, now, impl.unit(impl.rng));
+  const int64_t due = next_due(*e, a, now, impl.unit(impl.rng), impl.store_gathers_reads(*e));
   e->state.next_due_ms = due;
   impl.queue_state(e->state, storage::HistoryRow{started_ms, e->meta.ns, e->meta.name,
                                                  std::string(storage::outcome_name(a.outcome)),

@@ -141,6 +141,14 @@ std::string Controller::Impl::store_key(const EsEntry& e, const StoreRef& ref) c
   return entry_key(ref.kind, e.meta.ns, ref.name);
 }
 
+bool Controller::Impl::store_gathers_reads(const EsEntry& e) const {
+  if (!e.spec) return false;
+  auto it = stores.find(store_key(e, e.spec->store));
+  if (it == stores.end()) return false;
+  const providers::Provider* p = providers::find_provider(it->second.spec.provider);
+  return p != nullptr && p->gathers_reads();
+}
+
 void Controller::Impl::on_store_event(const std::string& kind, kube::EventType t,
                                       const nlohmann::json& obj) {
   ObjectMeta meta = parse_meta(obj);

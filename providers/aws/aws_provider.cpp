@@ -24,6 +24,7 @@ Result<AwsSpec> parse_supported(const nlohmann::json& provider_spec) {
 class AwsProvider final : public Provider {
  public:
   std::string_view name() const override { return "aws"; }
+  bool gathers_reads() const override { return true; }
 
   Status validate(const nlohmann::json& provider_spec) const override {
     auto spec = parse_supported(provider_spec);

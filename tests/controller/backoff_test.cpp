@@ -33,6 +33,16 @@ TEST_CASE("backoff: jitter is +-10% and never exceeds the cap", "[controller][ba
   }
 }
 
+TEST_CASE("backoff: refreshes of non-batching stores get +-10% jitter", "[controller][backoff]") {
+  const int64_t hour = 3'600'000;
+  CHECK(jittered_refresh_ms(hour, 0.0) == 3'240'000);
+  CHECK(jittered_refresh_ms(hour, 0.5) == hour);
+  CHECK(jittered_refresh_ms(hour, 0.999999) == 3'959'999);
+  CHECK(jittered_refresh_ms(hour, 7.0) == 3'960'000);  // clamped draw: never above +10%
+  CHECK(jittered_refresh_ms(0, 0.5) == 0);
+  CHECK(jittered_refresh_ms(-1, 0.5) == 0);
+}
+
 TEST_CASE("backoff: refreshes land on the store's grid, 0.9 to 1.0 interval later", "[controller][backoff]") {
   const int64_t hour = 3'600'000;
   const uint64_t seed = phase_seed_of("SecretStore/ns/store");

@@ -116,6 +116,25 @@ class Refresh(harness.E2ETestCase):
         self.assertGreaterEqual(due, datetime.timedelta(minutes=54), "1h minus at most 10% jitter")
         self.assertLessEqual(due, datetime.timedelta(minutes=66), "1h plus at most 10% jitter")
 
+    def test_refreshes_of_external_secrets_created_together_are_spread(self):
+        # The fake provider does not batch reads: each refresh gets its own +-10% jitter, so
+        # twenty ExternalSecrets synced in the same second do not all come due together.
+        names = ["es%02d" % i for i in range(20)]
+        for n in names:
+            self.cluster.apply(external_secret(NS, n, data=[ref("key", "k")], refresh="1h"))
+        self.start_daemon()
+        for n in names:
+            self.wait_data(n, {"key": "v1"})
+        offsets = []
+        for n in names:
+            row = self.status_row(n)
+            offsets.append(parse_ts(row["next_due_at"]) - parse_ts(row["last_success_at"]))
+        for off in offsets:
+            self.assertGreaterEqual(off, datetime.timedelta(minutes=54))
+            self.assertLessEqual(off, datetime.timedelta(minutes=66))
+        # Uniform draws over 12 minutes: all twenty within one minute is a 1e-20 chance.
+        self.assertGreater(max(offsets) - min(offsets), datetime.timedelta(minutes=1), offsets)
+
 
 if __name__ == "__main__":
     harness.main()
