@@ -2,9 +2,11 @@
 # (apt-get only runs when something is missing), so a fresh machine needs nothing else.
 BUILD ?= build
 JOBS ?= $(shell nproc)
+# nghttp2-server is for tests only: nghttpd is the HTTP/2 peer of tests/net/http_client_h2_test.cpp.
 PKGS := g++ cmake make pkg-config python3 sqlite3 openssl \
         libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev nlohmann-json3-dev \
-        catch2 libyaml-cpp-dev libre2-dev libcli11-dev
+        catch2 libyaml-cpp-dev libre2-dev libcli11-dev \
+        nghttp2-server
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ifdef CI
 CMAKE_FLAGS += -DESD_WERROR=ON

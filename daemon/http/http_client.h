@@ -56,6 +56,8 @@ struct HttpResponse {
   long status = 0;
   std::map<std::string, std::string> headers;  // lower-case names; last value wins
   Sensitive body;                              // may hold secrets: never log it
+  int http_version = 0;      // 1 (HTTP/1.x) or 2 (HTTP/2, negotiated by ALPN over TLS)
+  long new_connections = 0;  // connections opened for this transfer (0: an existing one reused)
   std::string header(const std::string& lower_name) const;
 };
 

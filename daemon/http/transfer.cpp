@@ -288,6 +288,14 @@ Result<HttpResponse> Transfer::finish(CURLcode result) {
   if (curl_easy_getinfo(easy_.get(), CURLINFO_RESPONSE_CODE, &status) == CURLE_OK) {
     response_.status = status;
   }
+  long version = 0;
+  if (curl_easy_getinfo(easy_.get(), CURLINFO_HTTP_VERSION, &version) == CURLE_OK) {
+    response_.http_version = version == CURL_HTTP_VERSION_2_0 ? 2 : 1;
+  }
+  long connects = 0;
+  if (curl_easy_getinfo(easy_.get(), CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK) {
+    response_.new_connections = connects;
+  }
   response_.body = Sensitive(std::move(body_));
   return std::move(response_);
 }
