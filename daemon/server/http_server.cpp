@@ -37,7 +37,8 @@ struct HttpServer::Impl {
     uv_shutdown_t shutdown_req;
     Impl* owner = nullptr;
     std::string in;
-    std::string out;  // the response; uv_write reads it until on_written
+    std::string out;       // the response head (or all of a short response)
+    std::string out_body;  // a handler's body, sent as is: uv_write reads both until on_written
     int open_handles = 0;
     bool responded = false;
     bool closing = false;
@@ -58,7 +59,7 @@ struct HttpServer::Impl {
   void accept_one();
   void on_data(Conn* c);
   void handle(Conn* c, const detail::RequestHead& head);
-  void respond(Conn* c, std::string bytes);
+  void respond(Conn* c, std::string bytes, std::string body = {});
   void close_conn(Conn* c);
 
   static void on_connection(uv_stream_t* s, int status) noexcept;
@@ -217,17 +218,22 @@ void HttpServer::Impl::handle(Conn* c, const detail::RequestHead& head) {
     body = "internal error\n";
   }
   if (c->closing) return;
-  respond(c, detail::format_response(status, content_type, body, head_only));
+  // The body (the metrics page can be megabytes) is not copied into the head.
+  std::string head_bytes = detail::format_head(status, content_type, body.size());
+  if (head_only) body.clear();
+  respond(c, std::move(head_bytes), std::move(body));
 }
 
-void HttpServer::Impl::respond(Conn* c, std::string bytes) {
+void HttpServer::Impl::respond(Conn* c, std::string bytes, std::string body) {
   c->responded = true;
   c->in.clear();
   c->out = std::move(bytes);
-  uv_buf_t buf = uv_buf_init(c->out.data(), static_cast<unsigned>(c->out.size()));
+  c->out_body = std::move(body);
+  uv_buf_t bufs[2] = {uv_buf_init(c->out.data(), static_cast<unsigned>(c->out.size())),
+                      uv_buf_init(c->out_body.data(), static_cast<unsigned>(c->out_body.size()))};
   c->write_req.data = c;
-  if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1,
-               &Impl::on_written) != 0) {
+  if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), bufs,
+               c->out_body.empty() ? 1 : 2, &Impl::on_written) != 0) {
     close_conn(c);
   }
 }

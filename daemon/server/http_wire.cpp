@@ -67,15 +67,21 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-std::string format_response(int status, std::string_view content_type, std::string_view body,
-                            bool head_only, std::string_view extra_headers) {
+std::string format_head(int status, std::string_view content_type, size_t body_size,
+                        std::string_view extra_headers) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
   out += reason_phrase(status);
   out += "\r\nContent-Type: ";
   out += content_type;
-  out += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  out += "\r\nContent-Length: " + std::to_string(body_size) + "\r\n";
   out += extra_headers;
   out += "Connection: close\r\n\r\n";
+  return out;
+}
+
+std::string format_response(int status, std::string_view content_type, std::string_view body,
+                            bool head_only, std::string_view extra_headers) {
+  std::string out = format_head(status, content_type, body.size(), extra_headers);
   if (!head_only) out += body;
   return out;
 }

@@ -28,6 +28,11 @@ RequestHead parse_request_head(std::string_view received);
 std::string format_response(int status, std::string_view content_type, std::string_view body,
                             bool head_only, std::string_view extra_headers = {});
 
+// The status line and headers of such a response (through the blank line), for a body of
+// body_size bytes sent separately.
+std::string format_head(int status, std::string_view content_type, size_t body_size,
+                        std::string_view extra_headers = {});
+
 std::string_view reason_phrase(int status);
 
 }  // namespace esd::detail

@@ -119,20 +119,32 @@ void Metrics::remove(std::string_view name, const Labels& subset) {
   }
 }
 
-std::string Metrics::render() const {
-  std::string out;
+// Emits the page through put(): called once to count and once to fill an exactly reserved
+// string, so a page of several megabytes (per-ExternalSecret series) is never over-allocated.
+template <typename Put>
+void Metrics::write(Put&& put) const {
   for (const auto& [name, family] : families_) {
-    if (!family.help.empty()) out += "# HELP " + name + " " + escape_help(family.help) + "\n";
-    out += "# TYPE " + name + (family.type == Type::kCounter ? " counter\n" : " gauge\n");
+    if (!family.help.empty()) {
+      put("# HELP "), put(name), put(" "), put(escape_help(family.help)), put("\n");
+    }
+    put("# TYPE "), put(name), put(family.type == Type::kCounter ? " counter\n" : " gauge\n");
     for (const auto& [labels, s] : family.series) {
-      out += name + labels + " " + format_value(s.value) + "\n";
+      put(name), put(labels), put(" "), put(format_value(s.value)), put("\n");
     }
     if (family.collector) {
-      family.collector([&out, &name = name](const Labels& labels, double v) {
-        out += name + render_labels(labels) + " " + format_value(v) + "\n";
+      family.collector([&put, &name = name](const Labels& labels, double v) {
+        put(name), put(render_labels(labels)), put(" "), put(format_value(v)), put("\n");
       });
     }
   }
+}
+
+std::string Metrics::render() const {
+  size_t size = 0;
+  write([&size](std::string_view piece) { size += piece.size(); });
+  std::string out;
+  out.reserve(size);
+  write([&out](std::string_view piece) { out += piece; });
   return out;
 }
 

@@ -45,6 +45,8 @@ class Metrics {
     std::function<void(const Emit&)> collector;
   };
   Series& series(std::string_view name, const Labels& labels);
+  template <typename Put>
+  void write(Put&& put) const;
   std::map<std::string, Family, std::less<>> families_;
 };
 
