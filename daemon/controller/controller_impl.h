@@ -38,6 +38,7 @@ struct EsEntry {
   bool once_settled = false;
   bool seen = false;           // mark-and-sweep across relists
   // Per-ExternalSecret metrics, rendered at scrape time (no per-object series in memory).
+  uint8_t status_retries = 0;  // consecutive failed status writes (backoff for the retry)
   uint32_t sync_calls = 0;
   uint32_t sync_errors = 0;
   int64_t last_duration_ns = 0;
@@ -105,6 +106,8 @@ struct Controller::Impl {
   std::string store_key(const EsEntry& e, const StoreRef& ref) const;
   // Does the provider of e's store batch reads (Provider::gathers_reads)? false if unknown.
   bool store_gathers_reads(const EsEntry& e) const;
+  // A status write failed: sync `id` again after a backoff (record.cpp).
+  void retry_status_soon(const std::string& id, EsEntry& e);
   void requeue_failing_for_store(const std::string& kind, const std::string& name);
 
   ControllerDeps deps;

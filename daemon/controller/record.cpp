@@ -174,12 +174,30 @@ void Reconcile::write_status(EsEntry& e, const Attempt& a, int64_t now) {
       status_patch(want, ok ? e.synced_version : std::string(),
                    ok ? e.spec->target_name : std::string()),
       [ip, id = uid](Result<nlohmann::json> r) {
-        if (r || ip->stopped) return;
-        log::warn(kComponent, "status_write_failed", {{"error", r.error()}});
-        // Forget what we believed was written, so that the next attempt writes it again.
+        if (ip->stopped) return;
         auto it = ip->es.find(id);
-        if (it != ip->es.end()) it->second.status = EsStatus{};
+        if (r) {
+          if (it != ip->es.end()) it->second.status_retries = 0;
+          return;
+        }
+        log::warn(kComponent, "status_write_failed", {{"error", r.error()}});
+        if (it == ip->es.end() || r.error().code == ErrorCode::kNotFound) return;  // deleted
+        // Forget what we believed was written and sync again soon: the next attempt finds the
+        // data unchanged (no Secret write) and writes the status again.
+        it->second.status = EsStatus{};
+        ip->retry_status_soon(id, it->second);
       });
+}
+
+void Controller::Impl::retry_status_soon(const std::string& id, EsEntry& e) {
+  if (e.in_flight) {
+    e.rerun = true;
+    return;
+  }
+  if (e.status_retries < 30) ++e.status_retries;
+  const int64_t due = deps.clock->now_ms() + backoff_ms(e.status_retries, unit(rng));
+  if (e.state.next_due_ms == 0 || due < e.state.next_due_ms) queue.push_at(id, due);
+  arm_timer();
 }
 
 void Reconcile::release_slot() {

@@ -106,18 +106,32 @@ class WatchFaults(harness.E2ETestCase):
         self.wait_data("first", {"key": "v2"}, timeout=45)
         self.wait_condition("first", "True", "SecretSynced")
 
-    def test_409_conflicts_on_secret_and_status_are_handled(self):
+    def test_409_conflicts_on_secret_writes_are_handled(self):
         self.cluster.apply(external_secret(NS, "first", data=[ref("key", "k")], refresh="1s"))
         self.running()
         self.fake.fault(method="PUT", path_regex=r"^/api/v1/namespaces/%s/secrets/first$" % NS,
                         status=409, count=2, reason="Conflict")
         self.cluster.apply(fake_store(NS, "store", {"k": "v2", "j": "w1"}))
         self.wait_data("first", {"key": "v2"}, timeout=45)
-        self.fake.fault(method="PUT", path_regex=r"/externalsecrets/second/status$",
-                        status=409, count=1, reason="Conflict")
-        self.cluster.apply(external_secret(NS, "second", data=[ref("key", "j")]))
-        self.wait_condition("second", "True", "SecretSynced", timeout=45)
         self.assertEqual(decode_data(self.cluster.get(secret_path(NS, "first"))), {"key": "v2"})
+
+    def test_failed_status_writes_are_retried(self):
+        # The status is a merge patch; a 500 and a 409 on it must not leave the ExternalSecret
+        # without a condition until its next refresh (1h here): the daemon syncs again soon.
+        self.cluster.apply(external_secret(NS, "first", data=[ref("key", "k")], refresh="1h"))
+        self.running()
+        status_path = r"/externalsecrets/second/status$"
+        self.fake.fault(method="PATCH", path_regex=status_path, status=500, count=1)
+        self.fake.fault(method="PATCH", path_regex=status_path, status=409, count=1,
+                        reason="Conflict")
+        seq = self.cluster.last_seq()
+        self.cluster.apply(external_secret(NS, "second", data=[ref("key", "j")], refresh="1h"))
+        self.wait_condition("second", "True", "SecretSynced", timeout=45)
+        patches = [r["status"] for r in self.cluster.daemon_requests(seq)
+                   if r["method"] == "PATCH" and r["path"].endswith("/externalsecrets/second/status")]
+        self.assertEqual(patches, [500, 409, 200], "both faults were hit, then the write landed")
+        self.assertEqual(len(self.cluster.writes(seq, ("secrets",))), 1,
+                         "one Secret create; the retries rewrote only the status")
 
     def test_500_on_initial_list_is_retried(self):
         self.fake.fault(method="GET", path_regex=r"^%s$" % ES_COLLECTION, status=500, count=2)
