@@ -187,13 +187,29 @@ bool Controller::Impl::is_drifted(const EsEntry& e) const {
   return s.live_hmac != e.state.data_hmac && s.live_hmac != e.pending_hmac;
 }
 
+// Does a change of spec, labels or annotations sync a synced ExternalSecret again? ESO: not
+// under refreshPolicy CreatedOnce, nor under Periodic with refreshInterval 0 (the Secret is
+// still repaired when it is missing or was edited: that is drift).
+static bool refreshes_on_change(const EsEntry& e) {
+  if (!e.spec || e.state.last_success_ms == 0) return true;
+  switch (e.spec->refresh_policy) {
+    case RefreshPolicy::kCreatedOnce:
+      return false;
+    case RefreshPolicy::kOnChange:
+      return true;
+    case RefreshPolicy::kPeriodic:
+      return e.spec->refresh_ms > 0;
+  }
+  return true;
+}
+
 // Decides, from the recorded state, whether an ExternalSecret needs work now, later or never.
 void Controller::Impl::schedule_initial(EsEntry& e) {
   const auto& st = e.state;
   const int64_t now = deps.clock->now_ms();
-  if (opts.once || !e.spec || st.synced_version != e.synced_version || st.last_success_ms == 0 ||
-      is_drifted(e)) {
-    e.forced = st.synced_version != e.synced_version;
+  const bool changed = st.synced_version != e.synced_version && refreshes_on_change(e);
+  if (opts.once || !e.spec || changed || st.last_success_ms == 0 || is_drifted(e)) {
+    e.forced = changed;
     queue.push_now(e.meta.uid);
     return;
   }
@@ -261,6 +277,7 @@ void Controller::Impl::on_es_event(kube::EventType t, const nlohmann::json& obj)
     pump();
     return;
   }
+  if (!refreshes_on_change(e) && !is_drifted(e)) return;
   e.forced = true;
   enqueue_now(e.meta.uid);
 }

@@ -135,6 +135,32 @@ class Refresh(harness.E2ETestCase):
         # Uniform draws over 12 minutes: all twenty within one minute is a 1e-20 chance.
         self.assertGreater(max(offsets) - min(offsets), datetime.timedelta(minutes=1), offsets)
 
+    def test_created_once_and_interval_zero_ignore_spec_and_label_changes(self):
+        # ESO: once synced, refreshPolicy CreatedOnce and a Periodic refreshInterval of 0 do not
+        # sync again when the ExternalSecret's spec, labels or annotations change; OnChange does.
+        self.cluster.apply(external_secret(NS, "once", data=[ref("key", "k")], refresh="1h",
+                                           refreshPolicy="CreatedOnce"))
+        self.cluster.apply(external_secret(NS, "zero", data=[ref("key", "k")], refresh="0"))
+        self.cluster.apply(external_secret(NS, "onchange", data=[ref("key", "k")], refresh="0",
+                                           refreshPolicy="OnChange"))
+        self.start_daemon()
+        for n in ("once", "zero", "onchange"):
+            self.wait_data(n, {"key": "v1"})
+        self.set_remote("v2")
+        self.cluster.annotate_es(NS, "once", "force-sync", "1")
+        self.cluster.apply(external_secret(NS, "zero", data=[ref("key", "k")], refresh="0",
+                                           labels={"team": "a"}))
+        # The events are handled in order: once "onchange" shows v2, the two changes before it
+        # were seen and (had they queued a sync) synced first.
+        self.cluster.annotate_es(NS, "onchange", "force-sync", "1")
+        self.wait_data("onchange", {"key": "v2"})
+        for n in ("once", "zero"):
+            self.assertEqual(decode_data(self.cluster.get(secret_path(NS, n))), {"key": "v1"}, n)
+            self.assertEqual(self.outcomes(n), ["written"], n)
+        # Drift is still repaired: a deleted Secret comes back (with the current value).
+        self.cluster.delete(secret_path(NS, "once"))
+        self.wait_data("once", {"key": "v2"})
+
 
 if __name__ == "__main__":
     harness.main()
