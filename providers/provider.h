@@ -136,6 +136,10 @@ class Provider {
   // The controller then schedules a store's periodic refreshes together on a per-store grid
   // instead of jittering each ExternalSecret by +-10% (which would spread them apart).
   virtual bool gathers_reads() const { return false; }
+  // Used by a ClusterSecretStore: does the client depend on the ExternalSecret's namespace
+  // (referent auth)? Then the controller keeps one client per namespace, else one in all.
+  // Default: has_namespaceless_refs (providers/referent.h).
+  virtual bool per_namespace(const nlohmann::json& provider_spec) const;
 };
 
 }  // namespace esd::providers

@@ -1,7 +1,8 @@
-// Store clients: one long-lived SecretClient per store (and per ExternalSecret namespace for
-// ClusterSecretStores, whose credential references resolve in that namespace). A change to the
-// store's spec drops its clients; the next sync builds a new one. In-flight fetches keep the old
-// client alive through their shared reference.
+// Store clients: one long-lived SecretClient per store. A ClusterSecretStore with referent auth
+// (a credential reference without a namespace: Provider::per_namespace) has one per
+// ExternalSecret namespace, where such references resolve; any other has one for all. A change
+// to the store's spec drops its clients; the next sync builds a new one. In-flight fetches keep
+// the old client alive through their shared reference.
 #include <cstdio>
 
 #include "daemon/common/crypto.h"
@@ -27,11 +28,15 @@ ClientRef make_shared_client(std::unique_ptr<providers::SecretClient> c) {
   });
 }
 
+// A shared ClusterSecretStore client (no referent auth) has no namespace to fall back on.
+constexpr const char* kNeedsNamespace = "a ClusterSecretStore reference needs a namespace";
+
 // Reads a key of a referenced Secret or ConfigMap for a provider. A SecretStore may only read
 // from its own namespace; a ClusterSecretStore reference without a namespace resolves in the
 // ExternalSecret's namespace (referent auth).
 providers::RefReader make_ref_reader(kube::KubeClient* kube, bool cluster, std::string own_ns) {
   auto resolve = [cluster, own_ns](const std::string& ns) -> Result<std::string> {
+    if (ns.empty() && own_ns.empty()) return Error(ErrorCode::kInvalidConfig, kNeedsNamespace);
     if (ns.empty()) return own_ns;
     if (!cluster && ns != own_ns) {
       return Error(ErrorCode::kPermission,
@@ -99,6 +104,7 @@ providers::TokenSource make_token_source(kube::KubeClient* kube, bool cluster, s
                                             std::vector<std::string> audiences, int64_t expiration_s,
                                             std::function<void(Result<Sensitive>)> done) {
     const std::string where = ns.empty() ? own_ns : ns;
+    if (where.empty()) return done(Error(ErrorCode::kInvalidConfig, kNeedsNamespace));
     if (!cluster && where != own_ns) {
       return done(Error(ErrorCode::kPermission,
                         "a SecretStore cannot reference objects in namespace \"" + ns + "\""));
@@ -222,13 +228,15 @@ Result<ClientRef> Controller::Impl::client_in(const std::string& es_ns, const St
                                                "\": denied by spec.condition");
     }
   }
-  const std::string client_ns = cluster ? es_ns : std::string();
-  if (auto c = s.clients.find(client_ns); c != s.clients.end()) return c->second;
   const providers::Provider* p = providers::find_provider(s.spec.provider);
   if (p == nullptr) {
     return Error(ErrorCode::kInvalidConfig,
                  "provider \"" + s.spec.provider + "\" is not supported by extsecretd");
   }
+  // A ClusterSecretStore shares one client across namespaces unless its auth is referent.
+  const bool per_ns = cluster && p->per_namespace(s.spec.provider_spec);
+  const std::string client_ns = per_ns ? es_ns : std::string();
+  if (auto c = s.clients.find(client_ns); c != s.clients.end()) return c->second;
   if (auto v = p->validate(s.spec.provider_spec); !v) return v.error();
   providers::ProviderContext ctx;
   ctx.loop = deps.loop;
@@ -238,9 +246,11 @@ Result<ClientRef> Controller::Impl::client_in(const std::string& es_ns, const St
   ctx.store_kind = ref.kind;
   ctx.store_name = ref.name;
   ctx.store_namespace = cluster ? std::string() : es_ns;
-  ctx.es_namespace = es_ns;
-  ctx.refs = make_ref_reader(deps.kube, cluster, es_ns);
-  ctx.tokens = make_token_source(deps.kube, cluster, es_ns);
+  // A shared cluster client has no ExternalSecret namespace: every reference it reads names its
+  // own namespace (or none is read at all).
+  ctx.es_namespace = cluster && !per_ns ? std::string() : es_ns;
+  ctx.refs = make_ref_reader(deps.kube, cluster, ctx.es_namespace);
+  ctx.tokens = make_token_source(deps.kube, cluster, ctx.es_namespace);
   Metrics* metrics = deps.metrics;
   ctx.count_call = [metrics](std::string_view provider, std::string_view call, bool ok) {
     metrics->inc("externalsecret_provider_api_calls_count",

@@ -25,6 +25,12 @@ class AwsProvider final : public Provider {
  public:
   std::string_view name() const override { return "aws"; }
   bool gathers_reads() const override { return true; }
+  // Session tags name the ExternalSecret's namespace (esoNamespace): one session per namespace.
+  bool per_namespace(const nlohmann::json& provider_spec) const override {
+    auto spec = parse_supported(provider_spec);
+    if (spec && spec->session_tags_policy != SessionTagsPolicy::kNone) return true;
+    return Provider::per_namespace(provider_spec);
+  }
 
   Status validate(const nlohmann::json& provider_spec) const override {
     auto spec = parse_supported(provider_spec);
