@@ -27,11 +27,14 @@ const SecretSel* key_sel(const VaultSpec& spec) {
   return nullptr;
 }
 
+// As ESO: caBundle, when set, is the whole trust; caProvider is read only without it.
+bool uses_ca_provider(const VaultSpec& spec) { return spec.has_ca_provider && spec.ca_pem.empty(); }
+
 }  // namespace
 
 void VaultCore::prepare_tls(std::function<void(Status)> done) {
   if (!tls_stale_) return done(ok_status());
-  const bool refs = spec_.has_ca_provider || cert_sel(spec_) != nullptr;
+  const bool refs = uses_ca_provider(spec_) || cert_sel(spec_) != nullptr;
   if (!https(spec_) || !refs) {
     auto opts = std::make_shared<TlsOptions>();
     opts->ca_pem = spec_.ca_pem;
@@ -56,7 +59,7 @@ void VaultCore::load_tls_step(std::shared_ptr<TlsOptions> opts, size_t step) {
     self->load_tls_step(opts, step + 1);
   };
   const SecretSel* sel = step == 1 ? cert_sel(spec_) : step == 2 ? key_sel(spec_) : nullptr;
-  if (step == 0 && spec_.has_ca_provider) {
+  if (step == 0 && uses_ca_provider(spec_)) {
     const CaProvider& cp = spec_.ca_provider;
     auto add = [opts, next](std::string_view pem) {
       if (!opts->ca_pem.empty()) opts->ca_pem += "\n";

@@ -20,6 +20,13 @@ class VaultProvider final : public Provider {
                                                ProviderContext ctx) const override {
     auto spec = parse_vault_spec(provider_spec);
     if (!spec) return std::move(spec).error();
+    // ESO: a cluster-wide store must not trust a CA that each tenant namespace could supply.
+    if (ctx.store_kind == "ClusterSecretStore" && spec->has_ca_provider &&
+        spec->ca_provider.ns.empty()) {
+      return Error(ErrorCode::kInvalidConfig,
+                   "spec.provider.vault.caProvider: missing namespace on caProvider secret "
+                   "(required in a ClusterSecretStore)");
+    }
     return make_vault_client(std::move(*spec), std::move(ctx));
   }
 };
