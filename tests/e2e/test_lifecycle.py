@@ -3,6 +3,7 @@
 the state file's permissions, and garbage collection of an Owner Secret with its ExternalSecret.
 """
 
+import json
 import os
 import signal
 import stat
@@ -144,6 +145,62 @@ class Lifecycle(harness.E2ETestCase):
         self.wait_secret_gone("app")
         self.wait_until(lambda: self.cluster.get(es_path(NS, "app")) is None,
                         what="ExternalSecret gone (finalizer, if any, removed)")
+
+
+class Flags(harness.E2ETestCase):
+    """The flags of issue 2 that change behaviour, each observed from outside."""
+
+    def setUp(self):
+        super().setUp()
+        self.cluster.apply(fake_store(NS, "store", {"k": "v1"}))
+        self.cluster.apply(external_secret(NS, "a", data=[ref("key", "k")]))
+        self.cluster.apply(external_secret(NS, "b", data=[ref("key", "k")]))
+
+    def once(self, *args, env=None):
+        cmd = [harness.binary(), "run", "--once", "--kubeconfig", self.kubeconfig] + list(args)
+        proc = harness.launch(cmd, stdout=harness.subprocess.PIPE,
+                              stderr=harness.subprocess.PIPE, env=env)
+        out, err = proc.communicate(timeout=ONCE_TIMEOUT)
+        out, err = out.decode(), err.decode()
+        self.assertEqual(proc.returncode, 0, err[-2000:])
+        return out, err
+
+    def test_unknown_flags_exit_2_for_every_command(self):
+        for cmd in ("run", "status", "history", "version"):
+            r = self.cli(cmd, "--no-such-flag")
+            self.assertEqual(r.returncode, 2, cmd)
+            self.assertIn("no-such-flag", r.stdout + r.stderr, cmd)
+
+    def test_state_defaults_to_the_systemd_state_directory(self):
+        state_dir = self.tmp / "systemd-state"
+        state_dir.mkdir()
+        env = dict(os.environ, STATE_DIRECTORY=str(state_dir))
+        self.once("--metrics-addr", "0", env=env)
+        self.assertTrue((state_dir / "state.db").exists())
+        r = self.cli("history", "--state", str(state_dir / "state.db"), "--limit", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [line for line in r.stdout.splitlines()[1:] if line.strip()]
+        self.assertEqual(len(rows), 1, "--limit 1 shows one attempt: %r" % r.stdout)
+        both = self.cli("history", "--state", str(state_dir / "state.db"))
+        self.assertEqual(len([line for line in both.stdout.splitlines()[1:] if line.strip()]), 2)
+
+    def test_metrics_addr_0_disables_the_endpoint(self):
+        _, err = self.once("--state", self.state, "--metrics-addr", "0")
+        self.assertNotIn("metrics_listening", err)
+        _, err = self.once("--state", self.state, "--metrics-addr", "127.0.0.1:0")
+        self.assertIn("metrics_listening", err)
+
+    def test_log_level_and_text_format(self):
+        _, err = self.once("--state", self.state, "--metrics-addr", "0", "--log-level", "warn")
+        levels = {json.loads(line)["level"] for line in err.splitlines() if line.strip()}
+        self.assertTrue(levels <= {"warn", "error"}, levels)
+        _, err = self.once("--state", self.state, "--metrics-addr", "0", "--log-level", "debug",
+                           "--log-format", "text")
+        lines = [line for line in err.splitlines() if line.strip()]
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertFalse(line.startswith("{"), "text format, not JSON: %r" % line)
+        self.assertTrue(any("debug" in line for line in lines), "debug lines are shown")
 
 
 if __name__ == "__main__":
