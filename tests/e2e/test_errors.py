@@ -6,7 +6,7 @@ existing Secret, and recover by themselves once the cause is fixed (retry with b
 
 import harness
 from harness import (decode_data, es_path, event_text, external_secret, fake_store,
-                     ready_condition, ref, secret_path)
+                     ready_condition, ref, secret_path, store_path)
 
 NS = "e2e"
 PROVIDER_MSG = "could not get secret data from provider"
@@ -122,6 +122,27 @@ class Errors(harness.E2ETestCase):
         self.cluster.apply(fake_store(NS, "store", {"k": "v2"}))
         s = self.wait_data("app", {"key": "v2"}, timeout=RECOVER)
         self.assertEqual(s["metadata"]["annotations"].get("force-sync"), "1")
+        self.wait_condition("app", "True", "SecretSynced")
+
+    def test_store_deleted_after_a_sync_keeps_the_secret_and_repeats_no_writes(self):
+        _, old = self.synced()
+        self.cluster.delete(store_path(NS, "store"))
+        seq = self.cluster.last_seq()
+        self.cluster.annotate_es(NS, "app", "force-sync", "1")   # sync now; the store alone waits
+        self.wait_condition("app", "False", "SecretSyncedError")
+        self.wait_warning("app", 'could not get SecretStore "store"')
+        # Three more failed attempts (backoff 1 s, 2 s, 4 s) with the same error: the status and
+        # the Warning event were written once, and the Secret never.
+        self.wait_until(lambda: (self.status_row("app") or {}).get("consecutive_failures", 0) >= 4,
+                        timeout=RECOVER, what="four failed attempts")
+        status_writes = [r for r in self.cluster.writes(seq, ("status",))
+                         if "/externalsecrets/app/" in r["path"]]
+        self.assertEqual(len(status_writes), 1, status_writes)
+        self.assertEqual(len(self.warnings("app")), 1)
+        self.assertEqual(self.cluster.writes(seq, ("secrets",)), [])
+        self.assert_untouched(old)
+        self.cluster.apply(fake_store(NS, "store", {"k": "v2"}))
+        self.wait_data("app", {"key": "v2"}, timeout=RECOVER)
         self.wait_condition("app", "True", "SecretSynced")
 
 
