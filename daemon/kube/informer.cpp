@@ -345,5 +345,6 @@ void Informer::stop() { impl_->stop(); }
 bool Informer::synced() const { return impl_->synced; }
 uint64_t Informer::relists() const { return impl_->relists; }
 uint64_t Informer::watches() const { return impl_->watches; }
+const std::string& Informer::resource_version() const { return impl_->rv; }
 
 }  // namespace esd::kube

@@ -50,6 +50,8 @@ class Informer {
   bool synced() const;       // the first list completed
   uint64_t relists() const;  // completed lists (1 + relists after 410 etc.)
   uint64_t watches() const;  // how many watch streams were opened
+  // The resume point: the list's resourceVersion, then the last event's or BOOKMARK's.
+  const std::string& resource_version() const;
 
  private:
   struct Impl;

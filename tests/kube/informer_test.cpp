@@ -12,6 +12,7 @@ namespace {
 
 using esd::testing::config_map;
 using esd::testing::kConfigMaps;
+using esd::testing::FakeApiServerOptions;
 using esd::testing::KubeEnv;
 using nlohmann::json;
 
@@ -180,6 +181,37 @@ TEST_CASE("Informer: dropped watch reconnects from the last resourceVersion",
   const auto watches = watch_requests(env);
   REQUIRE(watches.size() >= 2);
   CHECK(watches[0]["query"] != watches[1]["query"]);  // resumed from a later RV
+  inf.stop();
+  REQUIRE(env.close() == 0);
+}
+
+TEST_CASE("Informer: a BOOKMARK moves the resume point past filtered-out changes",
+          "[kube][informer][fake]") {
+  FakeApiServerOptions o;
+  o.extra_args = {"--bookmark-interval", "0.1"};
+  KubeEnv env(o);
+  create_cm(env, "web1", {{"app", "web"}});
+  Recorder rec;
+  Informer inf(env.loop.get(), *env.kube, options("app=web"), rec.handler());
+  inf.start();
+  REQUIRE(env.loop.run_until([&] { return inf.synced(); }));
+  REQUIRE(env.loop.run_until([&] { return env.fake->open_watches() == 1; }, 10'000, 20));
+  const std::string seen_rv = inf.resource_version();
+  // Changes the selector filters out: only a bookmark tells the informer about them.
+  for (int i = 0; i < 3; ++i) create_cm(env, "db" + std::to_string(i), {{"app", "db"}});
+  auto last = env.fake->call("GET", cm_path("db2"));
+  REQUIRE(last.status == 200);
+  const std::string db_rv = json::parse(last.body)["metadata"]["resourceVersion"];
+  REQUIRE(env.loop.run_until([&] {
+    return std::stoll(inf.resource_version()) >= std::stoll(db_rv);
+  }));
+  CHECK(rec.objects.size() == 1);  // nothing delivered for the filtered objects
+  CHECK(std::stoll(seen_rv) < std::stoll(db_rv));
+  env.fake->drop_watches();
+  REQUIRE(env.loop.run_until([&] { return watch_requests(env).size() >= 2; }));
+  const std::string q = watch_requests(env)[1]["query"].get<std::string>();
+  CHECK_THAT(q, Catch::Contains("resourceVersion=" + inf.resource_version()));
+  CHECK(inf.relists() == 1);
   inf.stop();
   REQUIRE(env.close() == 0);
 }
