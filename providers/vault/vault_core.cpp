@@ -35,6 +35,7 @@ struct VaultCore::Op {
   TransferId transfer = 0;
   UvHandle<uv_timer_t> timer;
   bool timer_ready = false;
+  bool sent = false;  // a request went out (only then is the call counted in the metrics)
 };
 
 VaultCore::VaultCore(VaultSpec spec, ProviderContext ctx, ClientOptions options)
@@ -136,10 +137,12 @@ HttpRequest VaultCore::build(const Call& call, const Sensitive* token) const {
   const bool login_ns = call.auth != CallAuth::kToken && spec_.auth.has_ns;
   const std::string& ns = login_ns ? spec_.auth.ns : spec_.ns;
   if (!ns.empty()) req.headers.emplace_back("X-Vault-Namespace", ns);
-  if (spec_.forward_inconsistent) {
+  // ESO: either flag turns on read-your-writes (X-Vault-Index); forwarding inconsistent reads
+  // to the active node needs both.
+  if (spec_.forward_inconsistent && spec_.read_your_writes) {
     req.headers.emplace_back("X-Vault-Inconsistent", "forward-active-node");
   }
-  if (spec_.read_your_writes && !vault_index_.empty()) {
+  if (tracks_index() && !vault_index_.empty()) {
     req.headers.emplace_back("X-Vault-Index", vault_index_);
   }
   for (const auto& h : spec_.headers) req.headers.push_back(h);
@@ -154,6 +157,7 @@ void VaultCore::dispatch(const OpPtr& op) {
   const Sensitive* token = nullptr;
   if (op->call.auth == CallAuth::kGiven) token = &op->call.given_token;
   if (op->call.auth == CallAuth::kToken && op->token) token = &op->token->token;
+  op->sent = true;
   op->transfer = ctx_.http->start(build(op->call, token),
                                   [w = weak_, id = op->id](Result<HttpResponse> r) {
                                     auto self = w.lock();
@@ -172,7 +176,7 @@ void VaultCore::on_response(uint64_t id, Result<HttpResponse> r) {
     if (maybe_retry(op, r.error())) return;
     return finish(op, std::move(r));
   }
-  if (spec_.read_your_writes) {
+  if (tracks_index()) {
     if (std::string idx = r->header("x-vault-index"); !idx.empty()) vault_index_ = std::move(idx);
   }
   const long st = r->status;
@@ -257,7 +261,9 @@ void VaultCore::check_token(uint64_t generation, const Sensitive& token,
 void VaultCore::finish(const OpPtr& op, Result<HttpResponse> r) {
   ops_.erase(op->id);
   op->timer.close();
-  if (ctx_.count_call && !op->call.metric.empty()) {
+  // A call that never went out (its login or TLS setup failed) is not counted: ESO counts only
+  // the login then.
+  if (ctx_.count_call && !op->call.metric.empty() && op->sent) {
     const bool ok = r && (r->status < 400 || r->status == 404);
     ctx_.count_call(kProviderLabel, op->call.metric, ok);
   }

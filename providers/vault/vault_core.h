@@ -84,6 +84,7 @@ class VaultCore : public std::enable_shared_from_this<VaultCore> {
   void finish(const OpPtr& op, Result<HttpResponse> r);
   static void on_retry_timer(uv_timer_t* t) noexcept;
   HttpRequest build(const Call& call, const Sensitive* token) const;
+  bool tracks_index() const { return spec_.read_your_writes || spec_.forward_inconsistent; }
 
   void prepare_tls(std::function<void(Status)> done);
   void load_tls_step(std::shared_ptr<TlsOptions> opts, size_t step);

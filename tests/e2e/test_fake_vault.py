@@ -278,6 +278,28 @@ class Logins(VaultCase):
     def test_unknown_auth_mount(self):
         self.login_err("nowhere", {"role": "x"}, 403, DENIED)
 
+    def test_issued_tokens_lists_every_login_token(self):
+        v = self.vault
+        v.approle("issued", "rid-issued", "sid-issued", ["default"], path="approle-issued")
+        first = self.login_ok("approle-issued", {"role_id": "rid-issued",
+                                                 "secret_id": "sid-issued"})
+        second = self.login_ok("approle-issued", {"role_id": "rid-issued",
+                                                  "secret_id": "sid-issued"})
+        self.login_err("approle-issued", {"role_id": "rid-issued", "secret_id": "x"}, 400,
+                       "invalid")
+        self.call("POST", "/v1/auth/token/revoke-self", token=first["client_token"],
+                  expect=204)
+        static = v.token(["default"])
+        mine = [t for t in v.issued_tokens() if t["path"] == "auth/approle-issued/login"]
+        self.assertEqual([(t["token"], t["accessor"]) for t in mine],
+                         [(first["client_token"], first["accessor"]),
+                          (second["client_token"], second["accessor"])],
+                         "both logins, in order, the revoked one included; no failed login")
+        self.assertTrue(all(t["token"].startswith("hvs.") for t in mine))
+        issued = [t["token"] for t in v.issued_tokens()]
+        self.assertNotIn(static, issued, "tokens made through the control API are not listed")
+        self.assertNotIn(v.root_token, issued)
+
 
 class Namespaces(VaultCase):
     def test_isolation(self):

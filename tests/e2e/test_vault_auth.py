@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """e2e: every Vault auth method of issue 3 against the fake Vault (eso-api.md §3.4, §6.2).
+Kubernetes auth also with the daemon's own service-account token (neither serviceAccountRef nor
+secretRef): the kubeconfig's tokenFile, which in a pod is the projected service-account token.
 
 Each store logs in (or uses its static token), the reads carry that identity's token (the fake's
 request log names the token accessor, never the token), bad credentials give Ready=False, and
@@ -110,6 +112,69 @@ class Auth(AuthBase):
             "name": "stranger", "audiences": ["vault"]}}}, name="stranger")
         self.es("es-stranger", store="stranger")
         self.assert_refused("es-stranger", "service account name not authorized")
+
+    def own_token_kubeconfig(self, jwt):
+        """A kubeconfig whose user reads its bearer token from a file, as the in-cluster config
+        reads /var/run/secrets/kubernetes.io/serviceaccount/token: the daemon's own
+        service-account token. The fake API server then accepts only that token."""
+        token_file = self.tmp / "sa-token"
+        token_file.write_text(jwt + "\n")
+        self.cluster.fake.set_tokens(jwt)
+        self.kubeconfig = str(self.tmp / "kubeconfig-sa")
+        Path(self.kubeconfig).write_text(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n"
+            "    server: %s\nusers:\n- name: sa\n  user:\n    tokenFile: %s\n"
+            "contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: sa\n"
+            "current-context: fake\n" % (self.cluster.url, token_file))
+
+    def test_kubernetes_with_the_daemons_own_service_account_token(self):
+        # The daemon's pod identity: a TokenRequest JWT (signed with the key both fakes share)
+        # for external-secrets/extsecretd, with the API server's default audience.
+        self.service_account("extsecretd", ns="external-secrets")
+        status, out = self.cluster.api(
+            "POST", "/api/v1/namespaces/external-secrets/serviceaccounts/extsecretd/token",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+             "spec": {"expirationSeconds": 3600}})
+        self.assertIn(status, (200, 201), out)
+        self.own_token_kubeconfig(out["status"]["token"])
+        self.auth_role("kubernetes", role="own", token_ttl=3600,
+                       bound_service_account_names=["extsecretd"],
+                       bound_service_account_namespaces=["external-secrets"])
+        self.auth_role("kubernetes", role="someone-else", token_ttl=3600,
+                       bound_service_account_names=["vault-sa"])
+        # Neither serviceAccountRef nor secretRef: ESO reads the pod's own token.
+        self.store({"kubernetes": {"role": "own"}})
+        self.store({"kubernetes": {"role": "someone-else"}}, name="other-role")
+        self.es("es")
+        self.es("es-other", store="other-role")
+        self.start_daemon()
+        self.assert_synced_with_login("es", "kubernetes/kubernetes")
+        self.assertEqual(self.logins("kubernetes/kubernetes"), 1)
+        # The Vault token was issued to the daemon's own service account ...
+        issued = [t for t in self.vault.issued_tokens() if t["path"] == "auth/kubernetes/login"]
+        self.assertEqual(len(issued), 1)
+        status, info = self.http("GET", "/v1/auth/token/lookup-self", token=issued[0]["token"])
+        self.assertEqual(status, 200, info)
+        meta = info["data"]["meta"]
+        self.assertEqual((meta["service_account_namespace"], meta["service_account_name"]),
+                         ("external-secrets", "extsecretd"))
+        self.assertEqual(self.read_accessors(), {issued[0]["accessor"]})
+        # ... read from the token file, not asked for through TokenRequest.
+        self.assertEqual([r for r in self.cluster.daemon_requests()
+                          if r["path"].endswith("/token") and r["method"] == "POST"], [])
+        # The same identity is refused by a role bound to another service account.
+        self.assert_refused("es-other", "service account name not authorized")
+
+    def test_kubernetes_own_token_outside_a_cluster_is_an_auth_error(self):
+        # The default kubeconfig carries a static token and no tokenFile: there is no
+        # service-account token to log in with.
+        self.auth_role("kubernetes", role="own", token_ttl=3600)
+        self.store({"kubernetes": {"role": "own"}})
+        self.es("es")
+        self.start_daemon()
+        self.assert_refused("es", "not running in a cluster")
+        self.assertEqual(self.logins(), 0)
+        self.assertEqual(self.read_accessors(), set(), "Vault was never read")
 
     def test_jwt_secret_ref_and_kubernetes_service_account_token(self):
         self.service_account("vault-sa")

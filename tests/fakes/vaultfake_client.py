@@ -41,6 +41,7 @@ FakeVault methods (control helpers raise RuntimeError on a non-200 control reply
              claims=None) -> HS256 service-account-shaped JWT (key defaults to jwt_key)
     login(method_path, body, username=None, namespace=None, cert=False) -> (status, body)
     stats(); reset_stats(); requests(since=0); reset_requests(); tokens()
+    issued_tokens() -> every token a login handed out (with its id; also revoked/expired ones)
     fault(method="*", path_regex="", status=500, count=1, retry_after=None, delay_ms=None)
         -> rule id (count <= 0: until clear_faults()); clear_faults(); faults()
     seal(sealed=True); advance_clock(seconds) -> total offset; healthy(); stop()
@@ -236,6 +237,9 @@ class FakeVault(ProcessControl):
 
     def tokens(self):
         return self._control("GET", "tokens")
+
+    def issued_tokens(self):
+        return self._control("GET", "tokens/issued")
 
     def fault(self, method="*", path_regex="", status=500, count=1, retry_after=None,
               delay_ms=None):

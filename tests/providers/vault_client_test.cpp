@@ -49,6 +49,7 @@ struct FakeVault {
   std::map<std::string, json> kv;  // path under secret/ → data map
   std::map<std::string, json> custom;
   std::function<std::optional<TestReply>(const TestRequest&)> fault;
+  std::function<void(const TestRequest&, TestReply&)> after;  // edits every reply
   bool hang_reads = false;
   int next = 0;
 
@@ -136,7 +137,11 @@ struct FakeVault {
 struct Fixture {
   TestLoop loop;
   FakeVault vault;
-  TestHttpServer server{loop.get(), [this](const TestRequest& r) { return vault.handle(r); }};
+  TestHttpServer server{loop.get(), [this](const TestRequest& r) {
+                          TestReply rep = vault.handle(r);
+                          if (vault.after) vault.after(r, rep);
+                          return rep;
+                        }};
   esd::HttpClient http{loop.get()};
   std::unique_ptr<esd::Deferrer> deferrer = std::make_unique<esd::Deferrer>(loop.get());
   std::map<std::string, std::string> secrets{{"approle/secret-id", "sid"}, {"tok/token", "tok-s"}};
@@ -456,5 +461,170 @@ TEST_CASE("VaultClient: kubernetes auth with a TokenRequest token and auth.names
   CHECK(reqs[0].headers.at("x-vault-namespace") == "auth-ns");
   CHECK(reqs[0].headers.count("x-vault-token") == 0);
   CHECK(reqs[1].headers.at("x-vault-namespace") == "app-ns");
+  f.finish();
+}
+
+// ---- headers, readYourWrites, forwardInconsistent ------------------------------------------
+
+namespace {
+
+std::string header_of(const TestRequest& r, const std::string& lower_name) {
+  auto it = r.headers.find(lower_name);
+  return it == r.headers.end() ? "<none>" : it->second;
+}
+
+// Every reply of the fake carries a new X-Vault-Index ("idx-1", "idx-2", ... in reply order),
+// like a Vault Enterprise node reporting its replication state.
+void number_replies(Fixture& f) {
+  f.vault.after = [n = 0](const TestRequest&, TestReply& rep) mutable {
+    rep.headers.emplace_back("X-Vault-Index", "idx-" + std::to_string(++n));
+  };
+}
+
+std::optional<Result<esd::SecretMap>> run_find(Fixture& f, FindRef fr) {
+  std::optional<Result<esd::SecretMap>> out;
+  f.client->get_all_secrets(std::move(fr), [&](Result<esd::SecretMap> r) { out = std::move(r); });
+  REQUIRE(f.loop.run_until([&] { return out.has_value(); }));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("VaultClient: spec headers go on every request, logins and token calls included",
+          "[providers][vault]") {
+  Fixture f;
+  f.vault.ttl_s = 1;  // renewed at 200 ms of loop time (renew_fraction 0.2)
+  f.vault.kv["k"] = {{"a", "1"}};
+  f.vault.kv["dir/x"] = {{"b", "2"}};
+  f.vault.custom["dir/x"] = {{"team", "a"}};
+  vault::ClientOptions opts;
+  opts.renew_fraction = 0.2;
+  json spec = f.approle_spec();
+  spec["namespace"] = "team";
+  spec["headers"] = {{"X-Custom-One", "one"}, {"X-Tenant", "Team A"}};
+  f.create(spec, opts);
+
+  std::optional<Result<bool>> valid;
+  f.client->validate([&](Result<bool> r) { valid = std::move(r); });  // login + lookup-self
+  REQUIRE(f.loop.run_until([&] { return valid.has_value(); }));
+  REQUIRE(valid->ok());
+  REQUIRE(f.get_one("k", "a").ok());                                 // KV read
+  CHECK(f.get_one("denied").error().code == ErrorCode::kPermission);  // 403 → lookup-self (given)
+  FindRef by_tag;
+  by_tag.tags = {{"team", "a"}};
+  auto tagged = run_find(f, by_tag);                                  // LIST + metadata + read
+  REQUIRE(tagged->ok());
+  CHECK((*tagged)->count("dir/x") == 1);
+  REQUIRE(f.loop.run_until([&] { return f.vault.renewals >= 1; }));   // renew-self
+  f.vault.ttl_s = 3600;
+  f.finish();                                                         // revoke-self
+
+  std::set<std::string> seen;
+  for (const auto& r : f.server.requests()) {
+    CAPTURE(r.target);
+    CHECK(header_of(r, "x-custom-one") == "one");
+    CHECK(header_of(r, "x-tenant") == "Team A");
+    CHECK(header_of(r, "x-vault-request") == "true");
+    seen.insert(r.target.substr(0, r.target.find('?')));
+  }
+  for (const char* t : {"/v1/auth/approle/login", "/v1/auth/token/lookup-self",
+                        "/v1/auth/token/renew-self", "/v1/auth/token/revoke-self",
+                        "/v1/secret/data/k", "/v1/secret/data/denied", "/v1/secret/metadata/",
+                        "/v1/secret/metadata/dir/", "/v1/secret/metadata/dir/x",
+                        "/v1/secret/data/dir/x"}) {
+    CAPTURE(t);
+    CHECK(seen.count(t) == 1);  // every kind of request was made (and checked above)
+  }
+  CHECK(f.calls["LookupSelf/ok"] == 2);
+}
+
+// What providers/vault/vault_core.cpp (VaultCore::build, on_response) implements:
+// As ESO (newConfig: ReadYourWrites = readYourWrites || forwardInconsistent; initClient adds
+// X-Vault-Inconsistent only when both are set):
+// - either flag: the X-Vault-Index of the latest response (any status, 404 included) goes on
+//   every later request of the client, logins and revoke-self included; nothing before the
+//   first response; the index survives across syncs (the client lives as long as its store).
+// - both flags: X-Vault-Inconsistent: forward-active-node on every request.
+TEST_CASE("VaultClient: X-Vault-Index and X-Vault-Inconsistent for each readYourWrites and "
+          "forwardInconsistent combination",
+          "[providers][vault]") {
+  const bool ryw = GENERATE(false, true);
+  const bool fwd = GENERATE(false, true);
+  CAPTURE(ryw, fwd);
+  Fixture f;
+  number_replies(f);
+  f.vault.kv["k"] = {{"a", "1"}};
+  json spec = f.approle_spec();
+  spec["readYourWrites"] = ryw;
+  spec["forwardInconsistent"] = fwd;
+  f.create(spec);
+  REQUIRE(f.get_one("k", "a").ok());                                 // login (idx-1), read (idx-2)
+  CHECK(f.get_one("missing").error().code == ErrorCode::kNotFound);  // 404 (idx-3)
+  REQUIRE(f.get_one("k", "a").ok());                                 // read (idx-4), next sync
+  f.finish();                                                        // revoke-self
+  const auto& reqs = f.server.requests();
+  const std::vector<std::string> targets = {"/v1/auth/approle/login", "/v1/secret/data/k",
+                                            "/v1/secret/data/missing", "/v1/secret/data/k",
+                                            "/v1/auth/token/revoke-self"};
+  REQUIRE(reqs.size() == targets.size());
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    CAPTURE(i, reqs[i].target);
+    CHECK(reqs[i].target == targets[i]);
+    const std::string index = (ryw || fwd) && i > 0 ? "idx-" + std::to_string(i) : "<none>";
+    CHECK(header_of(reqs[i], "x-vault-index") == index);
+    CHECK(header_of(reqs[i], "x-vault-inconsistent") ==
+          (ryw && fwd ? "forward-active-node" : "<none>"));
+  }
+}
+
+// The case that once differed from ESO, spelled out: forwardInconsistent alone still records
+// X-Vault-Index and sends it on later requests, and sends no X-Vault-Inconsistent.
+TEST_CASE("VaultClient: forwardInconsistent alone tracks X-Vault-Index and sends no "
+          "X-Vault-Inconsistent (as ESO)",
+          "[providers][vault]") {
+  Fixture f;
+  number_replies(f);
+  f.vault.kv["k"] = {{"a", "1"}};
+  json spec = f.approle_spec();
+  spec["forwardInconsistent"] = true;
+  f.create(spec);
+  REQUIRE(f.get_one("k", "a").ok());  // login (idx-1), read (idx-2)
+  REQUIRE(f.get_one("k", "a").ok());  // read
+  const auto& reqs = f.server.requests();
+  REQUIRE(reqs.size() == 3);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    CAPTURE(i, reqs[i].target);
+    CHECK(header_of(reqs[i], "x-vault-index") == (i == 0 ? "<none>" : "idx-" + std::to_string(i)));
+    CHECK(header_of(reqs[i], "x-vault-inconsistent") == "<none>");
+  }
+  f.finish();
+}
+
+TEST_CASE("VaultClient: find by tags on KV v1 is an error, before any request",
+          "[providers][vault]") {
+  Fixture f;
+  json spec = f.approle_spec();
+  spec["version"] = "v1";
+  f.create(spec);
+  FindRef by_tag;
+  by_tag.tags = {{"team", "a"}};
+  FindRef by_name_and_tag;  // ESO checks the tags before anything else
+  by_name_and_tag.name_regexp = ".*";
+  by_name_and_tag.path = "dir";
+  by_name_and_tag.tags = {{"team", "a"}};
+  for (const FindRef& fr : {by_tag, by_name_and_tag}) {
+    auto r = run_find(f, fr);
+    REQUIRE_FALSE(r->ok());
+    CHECK(r->error().code == ErrorCode::kInvalidRef);
+    CHECK(r->error().message == "cannot perform find by tag operations with kv version v1");
+  }
+  CHECK(f.server.requests().empty());  // neither a login nor a LIST
+  // Positive control: a v1 find by name does go to Vault (a LIST on the v1 mount itself).
+  FindRef by_name;
+  by_name.name_regexp = ".*";
+  auto listed = run_find(f, by_name);
+  CHECK(listed->error().code == ErrorCode::kNotFound);  // the tiny fake has no v1 mount
+  CHECK(f.count("/v1/secret/?list=true") == 1);
+  CHECK(f.vault.logins == 1);
   f.finish();
 }

@@ -234,4 +234,5 @@ def login(state, ns, mount_path, username, body, peer_cert):
                             display_name="%s-%s" % (mount_path.replace("/", "-"),
                                                     meta.get("role") or meta.get("username")
                                                     or meta.get("role_name") or ""))
+    state.issued.append(token)
     return token

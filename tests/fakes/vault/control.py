@@ -72,6 +72,12 @@ def _tokens(state):
             if t.expire is None or t.expire > now]
 
 
+def _issued(state):
+    """The client tokens handed out by logins (ids included: for leak tests only)."""
+    return [{"token": t.id, "accessor": t.accessor, "path": t.path, "namespace": t.ns,
+             "policies": t.policies} for t in state.issued]
+
+
 def _stateful(state, key, body, query):
     """Control endpoints that touch the Vault state; None when key is not one of them."""
     method, path = key
@@ -96,6 +102,8 @@ def _stateful(state, key, body, query):
         return _token(state, body)
     elif key == ("GET", "/_fake/tokens"):
         return _tokens(state)
+    elif key == ("GET", "/_fake/tokens/issued"):
+        return _issued(state)
     elif method == "POST" and path.startswith("/_fake/auth/"):
         return {"path": auth.configure(state, path[len("/_fake/auth/"):], body)}
     elif key == ("POST", "/_fake/seal"):

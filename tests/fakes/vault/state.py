@@ -123,6 +123,7 @@ class State:
         self.namespaces = {"": Namespace("", self.wall)}
         self.tokens = {}
         self.by_accessor = {}
+        self.issued = []            # every token a login handed out, also after revoke/expiry
         self.reset_stats()
         self.add_token("", ["root"], 0, 0, False, tid=root_token, display_name="root",
                        path="auth/token/root")
