@@ -15,6 +15,8 @@
 
 #include "daemon/loop/deferrer.h"
 #include "daemon/loop/uv_handle.h"
+#include "providers/aws/aws_client_util.h"
+#include "providers/aws/aws_find_job.h"
 #include "providers/aws/aws_ps_batch.h"
 #include "providers/aws/aws_ps_values.h"
 #include "providers/aws/aws_sm_api.h"
@@ -26,8 +28,6 @@ namespace {
 using nlohmann::json;
 using FetchDone = std::function<void(Result<Fetched>)>;
 // A guard against a service that never stops paging.
-constexpr int kMaxPages = 10'000;
-
 Result<PsValuePtr> to_value(SmReply r, std::string_view name,
                             Result<PsValue> (*parse)(const Sensitive&)) {
   if (!r.body) {
@@ -49,34 +49,11 @@ Result<PsValue> parse_tags_value(const Sensitive& body) {
 
 // One dataFrom.find: pages of GetParametersByPath, or of DescribeParameters whose names are
 // then read through the batcher.
-struct FindJob {
+struct FindJob : FindCollector {
+  using FindCollector::FindCollector;
   std::weak_ptr<SmApi> api;
   std::weak_ptr<PsBatcher> batcher;
-  std::unique_ptr<RE2> re;
   FindRef find;
-  SecretMap out;
-  size_t pending = 0;  // value reads in flight
-  int pages = 0;
-  bool listed = false;
-  bool finished = false;
-  MapDone done;
-
-  bool wanted(const std::string& name) const { return !re || RE2::PartialMatch(name, *re); }
-  bool next_page() {
-    if (++pages <= kMaxPages) return true;
-    fail(Error(ErrorCode::kTransient, "find: too many result pages from Parameter Store"));
-    return false;
-  }
-  void fail(Error e) {
-    if (finished) return;
-    finished = true;
-    done(std::move(e));
-  }
-  void complete() {
-    if (finished || !listed || pending > 0) return;
-    finished = true;
-    done(std::move(out));
-  }
 };
 using JobPtr = std::shared_ptr<FindJob>;
 
@@ -85,21 +62,14 @@ void describe_page(const JobPtr& job, const std::string& token);
 void read_value(const JobPtr& job, const std::string& name) {
   auto batcher = job->batcher.lock();
   if (!batcher) return;
-  ++job->pending;
+  job->read_started();
   batcher->get(name, 0, [job, name](Result<PsValuePtr> r) {
-    if (job->finished) return;
-    --job->pending;
-    if (r) {
-      job->out.insert_or_assign(name, (*r)->value.clone());
-    } else if (r.error().code != ErrorCode::kNotFound) {  // NotFound: deleted since the listing
-      return job->fail(std::move(r).error());
-    }
-    job->complete();
+    job->read_done(name, r ? Result<Sensitive>((*r)->value.clone()) : std::move(r).error());
   });
 }
 
 void on_describe(const JobPtr& job, SmReply reply) {
-  if (job->finished) return;
+  if (job->finished()) return;
   if (!reply.body) return job->fail(std::move(reply.body).error());
   auto page = parse_describe_page(*reply.body);
   if (!page) return job->fail(std::move(page).error());
@@ -107,8 +77,7 @@ void on_describe(const JobPtr& job, SmReply reply) {
     if (job->wanted(name)) read_value(job, name);
   }
   if (!page->next_token.empty()) return describe_page(job, page->next_token);
-  job->listed = true;
-  job->complete();
+  job->listed();
 }
 
 void describe_page(const JobPtr& job, const std::string& token) {
@@ -123,7 +92,7 @@ void describe_page(const JobPtr& job, const std::string& token) {
 void path_page(const JobPtr& job, const std::string& token);
 
 void on_path(const JobPtr& job, SmReply reply) {
-  if (job->finished) return;
+  if (job->finished()) return;
   if (!reply.body) {
     // ESO's fallback: listing is allowed where reading by path is not.
     if (reply.aws.code == "AccessDeniedException") return describe_page(job, "");
@@ -135,8 +104,7 @@ void on_path(const JobPtr& job, SmReply reply) {
     if (job->wanted(v.name)) job->out.insert_or_assign(v.name, std::move(v.value));
   }
   if (!page->next_token.empty()) return path_page(job, page->next_token);
-  job->listed = true;
-  job->complete();
+  job->listed();
 }
 
 void path_page(const JobPtr& job, const std::string& token) {
@@ -146,35 +114,12 @@ void path_page(const JobPtr& job, const std::string& token) {
             [job](SmReply r) { on_path(job, std::move(r)); });
 }
 
-void fail_later(const std::shared_ptr<SmApi>& api, MapDone done, Error e) {
-  api->ctx().deferrer->post(
-      [w = std::weak_ptr<SmApi>(api), done = std::move(done), e = std::move(e)]() mutable {
-        auto api = w.lock();
-        if (!api || api->closed()) return;
-        done(std::move(e));
-      });
-}
-
 void find_parameters(const std::shared_ptr<SmApi>& api, const std::shared_ptr<PsBatcher>& batcher,
                      FindRef find, MapDone done) {
-  if (find.name_regexp.empty() && find.path.empty() && find.tags.empty()) {
-    return fail_later(api, std::move(done),
-                      Error(ErrorCode::kInvalidConfig, "unexpected find operator"));
-  }
-  auto job = std::make_shared<FindJob>();
+  auto job = make_find_job<FindJob>(api, find, "Parameter Store", std::move(done));
+  if (!job) return;
   job->api = api;
   job->batcher = batcher;
-  job->done = std::move(done);
-  if (!find.name_regexp.empty()) {
-    RE2::Options opts;
-    opts.set_log_errors(false);
-    job->re = std::make_unique<RE2>(find.name_regexp, opts);
-    if (!job->re->ok()) {
-      return fail_later(
-          api, std::move(job->done),
-          Error(ErrorCode::kInvalidRef, "invalid find.name.regexp: " + job->re->error()));
-    }
-  }
   job->find = std::move(find);
   if (job->find.tags.empty()) return path_page(job, "");
   describe_page(job, "");
@@ -309,14 +254,7 @@ class PsClient final : public SecretClient {
 
   // ESO's AWS Validate() checks that credentials can be obtained, nothing more.
   void validate(std::function<void(Result<bool>)> done) override {
-    if (core_->closed()) return;
-    core_->creds().get([w = std::weak_ptr<PsCore>(core_),
-                        done = std::move(done)](Result<std::shared_ptr<const Credentials>> c) {
-      auto core = w.lock();
-      if (!core || core->closed()) return;
-      if (!c) return done(std::move(c).error());
-      done(true);
-    });
+    validate_credentials(core_, std::move(done));
   }
 
   void close() override { core_->close(); }
@@ -324,11 +262,7 @@ class PsClient final : public SecretClient {
  private:
   template <typename Fn>
   void later(Fn fn) {
-    core_->deferrer().post([w = std::weak_ptr<PsCore>(core_), fn = std::move(fn)]() mutable {
-      auto core = w.lock();
-      if (!core || core->closed()) return;
-      fn();
-    });
+    post_unless_closed(core_, std::move(fn));
   }
 
   CorePtr core_;
@@ -340,25 +274,12 @@ Result<std::unique_ptr<SecretClient>> make_ps_client(AwsSpec spec, ProviderConte
                                                      std::shared_ptr<CredentialProvider> creds,
                                                      std::string endpoint,
                                                      PsClientOptions options) {
-  if (ctx.loop == nullptr || ctx.http == nullptr || ctx.deferrer == nullptr || !creds) {
-    return Error(ErrorCode::kInternal,
-                 "aws provider needs a loop, an HTTP client, a deferrer and credentials");
-  }
-  SmSetup setup;
-  setup.ctx = std::move(ctx);
-  setup.creds = creds;
-  setup.endpoint = std::move(endpoint);
-  while (!setup.endpoint.empty() && setup.endpoint.back() == '/') setup.endpoint.pop_back();
-  setup.region = spec.region;
-  setup.options.max_retries = spec.max_retries < 0 ? 2 : spec.max_retries;
-  setup.options.retry_interval_ms = spec.retry_interval_ms;
-  setup.options.backoff_base_ms = options.backoff_base_ms;
-  setup.options.backoff_cap_ms = options.backoff_cap_ms;
-  setup.options.request_timeout_ms = options.request_timeout_ms;
-  setup.target_prefix = "AmazonSSM.";
-  setup.signing_service = "ssm";
-  setup.metric_provider = std::string(kPsMetricProvider);
-  auto api = SmApi::create(std::move(setup));
+  auto setup = json_api_setup(spec, std::move(ctx), creds, std::move(endpoint), options);
+  if (!setup) return std::move(setup).error();
+  setup->target_prefix = "AmazonSSM.";
+  setup->signing_service = "ssm";
+  setup->metric_provider = std::string(kPsMetricProvider);
+  auto api = SmApi::create(std::move(*setup));
   auto batcher = std::make_shared<PsBatcher>(api, options);
   auto core = std::make_shared<PsCore>(std::move(spec), std::move(creds), std::move(api),
                                        std::move(batcher));

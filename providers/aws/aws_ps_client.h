@@ -18,6 +18,7 @@
 #include <string>
 
 #include "providers/aws/aws_credentials.h"
+#include "providers/aws/aws_sm_api.h"
 #include "providers/aws/aws_spec.h"
 #include "providers/provider.h"
 
@@ -25,10 +26,7 @@ namespace esd::providers::aws {
 
 // Knobs for tests; the defaults are the production behaviour. Retries come from the spec
 // (retrySettings), 2 extra attempts by default.
-struct PsClientOptions {
-  int64_t backoff_base_ms = 500;
-  int64_t backoff_cap_ms = 20'000;
-  int64_t request_timeout_ms = 30'000;
+struct PsClientOptions : ApiTimings {
   size_t max_names = 10;     // GetParameters' Names limit
   int64_t gather_ms = 50;    // how long a batch that is not full waits for more names
   size_t max_kept = 10'000;  // names with a kept value (or a max_age) remembered at most

@@ -288,4 +288,25 @@ void SmApi::close() {
   ops_.clear();
 }
 
+Result<SmSetup> json_api_setup(const AwsSpec& spec, ProviderContext ctx,
+                               std::shared_ptr<CredentialProvider> creds, std::string endpoint,
+                               const ApiTimings& timings) {
+  if (ctx.loop == nullptr || ctx.http == nullptr || ctx.deferrer == nullptr || !creds) {
+    return Error(ErrorCode::kInternal,
+                 "aws provider needs a loop, an HTTP client, a deferrer and credentials");
+  }
+  SmSetup setup;
+  setup.ctx = std::move(ctx);
+  setup.creds = std::move(creds);
+  setup.endpoint = std::move(endpoint);
+  while (!setup.endpoint.empty() && setup.endpoint.back() == '/') setup.endpoint.pop_back();
+  setup.region = spec.region;
+  setup.options.max_retries = spec.max_retries < 0 ? 2 : spec.max_retries;
+  setup.options.retry_interval_ms = spec.retry_interval_ms;
+  setup.options.backoff_base_ms = timings.backoff_base_ms;
+  setup.options.backoff_cap_ms = timings.backoff_cap_ms;
+  setup.options.request_timeout_ms = timings.request_timeout_ms;
+  return setup;
+}
+
 }  // namespace esd::providers::aws

@@ -61,6 +61,13 @@ struct SmOptions {
   int64_t request_timeout_ms = 30'000;
 };
 
+// Retry and timeout knobs of a client (tests shorten them); the defaults are production's.
+struct ApiTimings {
+  int64_t backoff_base_ms = 500;
+  int64_t backoff_cap_ms = 20'000;
+  int64_t request_timeout_ms = 30'000;
+};
+
 struct SmSetup {
   ProviderContext ctx;  // loop, http, clock, count_call (deferrer unused here)
   std::shared_ptr<CredentialProvider> creds;
@@ -80,6 +87,14 @@ struct SmReply {
   AwsError aws;
 };
 using SmDone = std::function<void(SmReply)>;
+
+// What the Secrets Manager and Parameter Store clients build alike: kInternal unless the
+// context has a loop, an HTTP client and a deferrer and `creds` is set; the endpoint without a
+// trailing '/'; the spec's region and retrySettings (maxRetries unset: 2) and `timings`. The
+// service fields keep their Secrets Manager defaults.
+Result<SmSetup> json_api_setup(const AwsSpec& spec, ProviderContext ctx,
+                               std::shared_ptr<CredentialProvider> creds, std::string endpoint,
+                               const ApiTimings& timings);
 
 // Any JSON 1.1 service (SmSetup names it); the alias reads better in Parameter Store code.
 class SmApi;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "daemon/loop/deferrer.h"
+#include "providers/aws/aws_client_util.h"
 #include "providers/aws/aws_sm_api.h"
 #include "providers/aws/aws_sm_find.h"
 #include "providers/aws/aws_sm_values.h"
@@ -157,14 +158,7 @@ class SmClient final : public SecretClient {
 
   // ESO's AWS Validate() checks that credentials can be obtained, nothing more.
   void validate(std::function<void(Result<bool>)> done) override {
-    if (core_->closed()) return;
-    core_->creds().get([w = std::weak_ptr<SmCore>(core_), done = std::move(done)](
-                           Result<std::shared_ptr<const Credentials>> c) {
-      auto core = w.lock();
-      if (!core || core->closed()) return;
-      if (!c) return done(std::move(c).error());
-      done(true);
-    });
+    validate_credentials(core_, std::move(done));
   }
 
   void close() override { core_->close(); }
@@ -172,11 +166,7 @@ class SmClient final : public SecretClient {
  private:
   template <typename Fn>
   void later(Fn fn) {
-    core_->deferrer().post([w = std::weak_ptr<SmCore>(core_), fn = std::move(fn)]() mutable {
-      auto core = w.lock();
-      if (!core || core->closed()) return;
-      fn();
-    });
+    post_unless_closed(core_, std::move(fn));
   }
 
   CorePtr core_;
@@ -189,22 +179,9 @@ Result<std::unique_ptr<SecretClient>> make_sm_client(AwsSpec spec, ProviderConte
                                                      std::shared_ptr<CredentialProvider> creds,
                                                      std::string endpoint,
                                                      SmClientOptions options) {
-  if (ctx.loop == nullptr || ctx.http == nullptr || ctx.deferrer == nullptr || !creds) {
-    return Error(ErrorCode::kInternal,
-                 "aws provider needs a loop, an HTTP client, a deferrer and credentials");
-  }
-  SmSetup setup;
-  setup.ctx = std::move(ctx);
-  setup.creds = creds;
-  setup.endpoint = std::move(endpoint);
-  while (!setup.endpoint.empty() && setup.endpoint.back() == '/') setup.endpoint.pop_back();
-  setup.region = spec.region;
-  setup.options.max_retries = spec.max_retries < 0 ? 2 : spec.max_retries;
-  setup.options.retry_interval_ms = spec.retry_interval_ms;
-  setup.options.backoff_base_ms = options.backoff_base_ms;
-  setup.options.backoff_cap_ms = options.backoff_cap_ms;
-  setup.options.request_timeout_ms = options.request_timeout_ms;
-  auto api = SmApi::create(std::move(setup));
+  auto setup = json_api_setup(spec, std::move(ctx), creds, std::move(endpoint), options);
+  if (!setup) return std::move(setup).error();
+  auto api = SmApi::create(std::move(*setup));
   auto batcher = SmBatcher::create(api, options.batch);
   auto core = std::make_shared<SmCore>(spec, std::move(creds), std::move(api), std::move(batcher));
   return std::unique_ptr<SecretClient>(std::make_unique<SmClient>(std::move(core), std::move(spec)));

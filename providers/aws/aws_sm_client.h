@@ -20,10 +20,7 @@ namespace esd::providers::aws {
 
 // Knobs for tests; the defaults are the production behaviour. Retries come from the spec
 // (retrySettings), 2 extra attempts by default.
-struct SmClientOptions {
-  int64_t backoff_base_ms = 500;
-  int64_t backoff_cap_ms = 20'000;
-  int64_t request_timeout_ms = 30'000;
+struct SmClientOptions : ApiTimings {
   BatchOptions batch;
 };
 

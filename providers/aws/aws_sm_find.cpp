@@ -7,42 +7,17 @@
 #include <utility>
 
 #include "daemon/loop/deferrer.h"
+#include "providers/aws/aws_find_job.h"
 #include "providers/aws/aws_sm_values.h"
 
 namespace esd::providers::aws {
 namespace {
 
-// A guard against a service that never stops paging (100 or 20 secrets per page).
-constexpr int kMaxPages = 10'000;
-
-struct FindJob {
+struct FindJob : FindCollector {
+  using FindCollector::FindCollector;
   std::weak_ptr<SmApi> api;
   std::weak_ptr<SmBatcher> batcher;
-  std::unique_ptr<RE2> re;
   nlohmann::json filters;  // empty array for name.regexp alone
-  SecretMap out;
-  size_t pending = 0;  // value reads in flight
-  int pages = 0;
-  bool listed = false;  // the last page was read
-  bool finished = false;
-  MapDone done;
-
-  bool wanted(const std::string& name) const { return !re || RE2::PartialMatch(name, *re); }
-  bool next_page() {
-    if (++pages <= kMaxPages) return true;
-    fail(Error(ErrorCode::kTransient, "find: too many result pages from Secrets Manager"));
-    return false;
-  }
-  void fail(Error e) {
-    if (finished) return;
-    finished = true;
-    done(std::move(e));
-  }
-  void complete() {
-    if (finished || !listed || pending > 0) return;
-    finished = true;
-    done(std::move(out));
-  }
 };
 using JobPtr = std::shared_ptr<FindJob>;
 
@@ -51,21 +26,14 @@ void list_page(const JobPtr& job, const std::string& token);
 void read_value(const JobPtr& job, const std::string& name) {
   auto batcher = job->batcher.lock();
   if (!batcher) return;
-  ++job->pending;
+  job->read_started();
   batcher->get(name, 0, [job, name](Result<ValuePtr> r) {
-    if (job->finished) return;
-    --job->pending;
-    if (r) {
-      job->out.insert_or_assign(name, (*r)->data.clone());
-    } else if (r.error().code != ErrorCode::kNotFound) {  // NotFound: deleted since the listing
-      return job->fail(std::move(r).error());
-    }
-    job->complete();
+    job->read_done(name, r ? Result<Sensitive>((*r)->data.clone()) : std::move(r).error());
   });
 }
 
 void on_list(const JobPtr& job, SmReply reply) {
-  if (job->finished) return;
+  if (job->finished()) return;
   if (!reply.body) return job->fail(std::move(reply.body).error());
   auto page = parse_list_reply(*reply.body);
   if (!page) return job->fail(std::move(page).error());
@@ -73,8 +41,7 @@ void on_list(const JobPtr& job, SmReply reply) {
     if (job->wanted(name)) read_value(job, name);
   }
   if (!page->next_token.empty()) return list_page(job, page->next_token);
-  job->listed = true;
-  job->complete();
+  job->listed();
 }
 
 void list_page(const JobPtr& job, const std::string& token) {
@@ -87,7 +54,7 @@ void list_page(const JobPtr& job, const std::string& token) {
 void batch_page(const JobPtr& job, const std::string& token);
 
 void on_batch_page(const JobPtr& job, SmReply reply) {
-  if (job->finished) return;
+  if (job->finished()) return;
   if (!reply.body) {
     const std::string& code = reply.aws.code;
     if (code == "AccessDeniedException" || code == "UnknownOperationException") {
@@ -106,8 +73,7 @@ void on_batch_page(const JobPtr& job, SmReply reply) {
     if (err.code != ErrorCode::kNotFound) return job->fail(std::move(err));
   }
   if (!page->next_token.empty()) return batch_page(job, page->next_token);
-  job->listed = true;
-  job->complete();
+  job->listed();
 }
 
 void batch_page(const JobPtr& job, const std::string& token) {
@@ -117,36 +83,14 @@ void batch_page(const JobPtr& job, const std::string& token) {
             [job](SmReply r) { on_batch_page(job, std::move(r)); });
 }
 
-void fail_later(const std::shared_ptr<SmApi>& api, MapDone done, Error e) {
-  api->ctx().deferrer->post([w = std::weak_ptr<SmApi>(api), done = std::move(done),
-                             e = std::move(e)]() mutable {
-    auto api = w.lock();
-    if (!api || api->closed()) return;
-    done(std::move(e));
-  });
-}
-
 }  // namespace
 
 void find_secrets(const std::shared_ptr<SmApi>& api, const std::shared_ptr<SmBatcher>& batcher,
                   FindRef find, MapDone done) {
-  if (find.name_regexp.empty() && find.path.empty() && find.tags.empty()) {
-    return fail_later(api, std::move(done),
-                      Error(ErrorCode::kInvalidConfig, "unexpected find operator"));
-  }
-  auto job = std::make_shared<FindJob>();
+  auto job = make_find_job<FindJob>(api, find, "Secrets Manager", std::move(done));
+  if (!job) return;
   job->api = api;
   job->batcher = batcher;
-  job->done = std::move(done);
-  if (!find.name_regexp.empty()) {
-    RE2::Options opts;
-    opts.set_log_errors(false);
-    job->re = std::make_unique<RE2>(find.name_regexp, opts);
-    if (!job->re->ok()) {
-      return fail_later(api, std::move(job->done),
-                        Error(ErrorCode::kInvalidRef, "invalid find.name.regexp: " + job->re->error()));
-    }
-  }
   job->filters = find_filters(find);
   if (job->filters.empty()) return list_page(job, "");
   batch_page(job, "");
