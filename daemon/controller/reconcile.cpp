@@ -170,9 +170,9 @@ void Reconcile::on_live(Result<nlohmann::json> live) {
   std::vector<storage::OwnedField> owned;
   if (auto st = c->deps.state->get(uid); st && *st) owned = std::move((*st)->owned);
   auto built = build_secret(id, spec, fetched.data, current, owned, c->hmac_key.view());
-  if (!built) {
-    return done(Attempt::failed(built.error().message.c_str(), built.error(), /*retry=*/false));
-  }
+  // Retried with backoff: the cause may be in the provider's data or the live Secret, which
+  // change without any event of this ExternalSecret.
+  if (!built) return done(Attempt::failed(built.error().message.c_str(), built.error()));
   Attempt ok;
   ok.data_hmac = built->data_hmac;
   ok.owned = built->owned;
@@ -208,10 +208,9 @@ void Reconcile::on_written(Result<nlohmann::json> r, Attempt ok, bool create) {
     e->forced = true;
     return write_target();
   }
-  if (!r) {
-    const bool retry = r.error().code != ErrorCode::kInvalidConfig;
-    return done(Attempt::failed(message::kUpdateFailed, r.error(), retry));
-  }
+  // Every failed write is retried with backoff (ESO too): a 422 may come from provider data
+  // that is fixed later, a 403 from RBAC that is granted later.
+  if (!r) return done(Attempt::failed(message::kUpdateFailed, r.error()));
   ok.outcome = Outcome::kWritten;
   ok.wrote = true;
   if (auto m = r->find("metadata"); m != r->end() && m->is_object()) {
