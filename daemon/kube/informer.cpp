@@ -316,9 +316,8 @@ void Informer::Impl::on_deadline() {
 
 void Informer::Impl::retry_later(Next what, int64_t hint_ms) {
   if (!running || !timer) return;
-  backoff_ms = backoff_ms == 0 ? kBackoffStartMs : std::min(backoff_ms * 2, kBackoffMaxMs);
-  const int64_t half = backoff_ms / 2;
-  int64_t delay = half + static_cast<int64_t>(rng() % static_cast<uint64_t>(half + 1));
+  backoff_ms = next_retry_backoff_ms(backoff_ms);
+  int64_t delay = jittered_retry_delay_ms(backoff_ms, rng());
   delay = std::max(delay, std::min(hint_ms, kBackoffMaxMs));
   next = what;
   const int rc = uv_timer_start(timer->get(), &Impl::on_timer_cb, static_cast<uint64_t>(delay), 0);
@@ -344,6 +343,15 @@ void Informer::start() { impl_->start(); }
 void Informer::stop() { impl_->stop(); }
 bool Informer::synced() const { return impl_->synced; }
 uint64_t Informer::relists() const { return impl_->relists; }
+int64_t next_retry_backoff_ms(int64_t previous_ms) {
+  return previous_ms <= 0 ? kBackoffStartMs : std::min(previous_ms * 2, kBackoffMaxMs);
+}
+
+int64_t jittered_retry_delay_ms(int64_t backoff_ms, uint64_t random) {
+  const int64_t half = backoff_ms / 2;
+  return half + static_cast<int64_t>(random % static_cast<uint64_t>(half + 1));
+}
+
 uint64_t Informer::watches() const { return impl_->watches; }
 const std::string& Informer::resource_version() const { return impl_->rv; }
 

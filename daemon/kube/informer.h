@@ -36,6 +36,11 @@ struct InformerOptions {
                                 // presumed dead (silent connection loss) and replaced
 };
 
+// Retry timing of lists and watches: the backoff doubles from 200 ms up to 30 s, and each wait
+// is drawn from [backoff/2, backoff] so that many informers (or daemons) do not retry in step.
+int64_t next_retry_backoff_ms(int64_t previous_ms);  // previous 0: the first retry
+int64_t jittered_retry_delay_ms(int64_t backoff_ms, uint64_t random);
+
 class Informer {
  public:
   Informer(uv_loop_t* loop, KubeClient& client, InformerOptions opts, InformerHandler handler);

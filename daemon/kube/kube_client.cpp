@@ -141,7 +141,7 @@ KubeClient::~KubeClient() {
 const Sensitive& KubeClient::current_token() {
   if (config_.token_file.empty()) return config_.token;
   const uint64_t now = uv_now(loop_);
-  if (!token_loaded_ || now - token_read_at_ >= kTokenRefreshMs) {
+  if (!token_loaded_ || now - token_read_at_ >= config_.token_refresh_ms) {
     std::string t = read_token_file(config_.token_file);
     if (t.empty()) {
       log::warn(kComponent, "kube_token_file_unreadable", {{"path", config_.token_file}});

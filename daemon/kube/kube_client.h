@@ -70,7 +70,6 @@ class KubeClient {
   size_t in_flight() const { return calls_.size() + streams_.size(); }
 
   static constexpr size_t kMaxLineBytes = 16 << 20;    // one watch event
-  static constexpr uint64_t kTokenRefreshMs = 60'000;  // token_file re-read period
 
  private:
   struct Call;

@@ -17,6 +17,7 @@ struct KubeConfig {
   std::shared_ptr<const TlsOptions> tls;  // CA, client cert/key, insecure flag, server name
   Sensitive token;                        // static bearer token (may be empty)
   std::string token_file;                 // re-read at least every minute when set
+  uint64_t token_refresh_ms = 60'000;     // token_file re-read period (tests shorten it)
   std::string namespace_;                 // context namespace / pod namespace (informational)
   std::string source;                     // "kubeconfig:<path>" or "in-cluster", for logs
 };

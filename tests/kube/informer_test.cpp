@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 #include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -183,6 +185,31 @@ TEST_CASE("Informer: dropped watch reconnects from the last resourceVersion",
   CHECK(watches[0]["query"] != watches[1]["query"]);  // resumed from a later RV
   inf.stop();
   REQUIRE(env.close() == 0);
+}
+
+TEST_CASE("Informer: retry backoff doubles to 30 s and each wait is jittered",
+          "[kube][informer]") {
+  using esd::kube::jittered_retry_delay_ms;
+  using esd::kube::next_retry_backoff_ms;
+  std::vector<int64_t> steps;
+  for (int64_t b = next_retry_backoff_ms(0); steps.size() < 12; b = next_retry_backoff_ms(b)) {
+    steps.push_back(b);
+  }
+  CHECK(steps.front() == 200);
+  CHECK(steps[1] == 400);
+  CHECK(steps.back() == 30'000);
+  CHECK(jittered_retry_delay_ms(1000, 0) == 500);
+  CHECK(jittered_retry_delay_ms(1000, 500) == 1000);
+  CHECK(jittered_retry_delay_ms(1000, 501) == 500);
+  std::set<int64_t> seen;
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 200; ++i) {
+    const int64_t d = jittered_retry_delay_ms(8000, rng());
+    CHECK(d >= 4000);
+    CHECK(d <= 8000);
+    seen.insert(d);
+  }
+  CHECK(seen.size() > 150);  // spread, not one value
 }
 
 TEST_CASE("Informer: a BOOKMARK moves the resume point past filtered-out changes",

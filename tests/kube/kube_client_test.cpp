@@ -196,6 +196,36 @@ TEST_CASE("KubeClient: token file is re-read and the request retried once on 401
   REQUIRE(env.close() == 0);
 }
 
+TEST_CASE("KubeClient: token file is re-read every token_refresh_ms without a 401",
+          "[kube][client][fake]") {
+  KubeEnv env;
+  esd::testing::TempDir dir;
+  const std::string token_path = dir.write("token", "test-token\n");
+  KubeConfig cfg = env.fake->kube_config("");
+  cfg.token_file = token_path;
+  cfg.token_refresh_ms = 100;  // production: 60 s
+  auto owned = std::make_unique<KubeClient>(env.loop.get(), *env.http, std::move(cfg));
+  KubeClient& client = *owned;
+  REQUIRE(env.await([&](auto done) { client.get(kConfigMaps, done); }).ok());
+  env.fake->call("POST", "/_fake/token", R"({"tokens":["rotated"]})");
+  dir.write("token", "rotated\n");
+  // Let the refresh period pass on the loop's clock, then the next request reads the file first.
+  uv_timer_t timer;
+  bool waited = false;
+  uv_timer_init(env.loop.get(), &timer);
+  timer.data = &waited;
+  uv_timer_start(&timer, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, 150, 0);
+  REQUIRE(env.loop.run_until([&] { return waited; }));
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+  env.fake->call("POST", "/_fake/requests/reset", "{}");
+  REQUIRE(env.await([&](auto done) { client.get(kConfigMaps, done); }).ok());
+  const json log = env.fake->requests();
+  REQUIRE(log.size() == 1);  // no 401 first: the new token was already in use
+  CHECK(log[0]["status"] == 200);
+  owned.reset();
+  REQUIRE(env.close() == 0);
+}
+
 TEST_CASE("KubeClient: cancel() suppresses the callback", "[kube][client][fake]") {
   KubeEnv env;
   env.fake->add_fault({{"method", "GET"},
