@@ -33,6 +33,7 @@ from kubeobjects import es_path, external_secret, fake_store, ref, store_path  #
 TOKEN = "bench-token"
 AGENT = "extsecretd-bench"
 GOAL_SYNC_S, GOAL_RSS_MB = 30.0, 64.0
+GOAL_IDLE_CPU_PCT = 1.0   # "idle CPU near zero": under 1 % of one core with nothing due
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 KEYS_PER_STORE = 100
 
@@ -344,6 +345,7 @@ def main():
               ("peak RSS < %.0f MB" % GOAL_RSS_MB, bench.peak_rss < GOAL_RSS_MB),
               ("0 writes on unchanged refresh", refresh_writes == 0),
               ("0 fetches and 0 writes after restart", fetches == 0 and restart_writes == 0),
+              ("idle CPU < %.0f %%" % GOAL_IDLE_CPU_PCT, idle < GOAL_IDLE_CPU_PCT),
               ("SIGTERM exit 0", rc == 0)]
     failed = [name for name, ok in checks if not ok]
     print("%s: %s" % ("PASS" if not failed else "FAIL",

@@ -84,6 +84,17 @@ class Refresh(harness.E2ETestCase):
         self.assertEqual(s["metadata"]["annotations"].get("force-sync"), "1700000000")
         self.assertEqual(self.outcomes("app").count("written"), 2)
 
+    def test_label_change_forces_an_immediate_sync(self):
+        self.cluster.apply(external_secret(NS, "app", data=[ref("key", "k")], refresh="1h"))
+        self.start_daemon()
+        self.wait_data("app", {"key": "v1"})
+        self.set_remote("v2")
+        self.cluster.update(es_path(NS, "app"),
+                            lambda o: o["metadata"].setdefault("labels", {}).update(team="a"))
+        s = self.wait_data("app", {"key": "v2"})
+        self.assertEqual(s["metadata"]["labels"].get("team"), "a", "ES labels go to the Secret")
+        self.assertEqual(self.outcomes("app").count("written"), 2)
+
     def test_history_and_status_views(self):
         self.cluster.apply(external_secret(NS, "fast", data=[ref("key", "k")], refresh="1s"))
         self.cluster.apply(external_secret(NS, "slow", data=[ref("key", "k")], refresh="1h"))
