@@ -237,6 +237,10 @@ void VaultCore::on_forbidden(const OpPtr& op) {
 
 void VaultCore::check_token(uint64_t generation, const Sensitive& token,
                             std::function<void(bool)> done) {
+  constexpr uint64_t kConfirmedForMs = 60'000;
+  if (confirmed_generation_ == generation && uv_now(ctx_.loop) - confirmed_at_ms_ < kConfirmedForMs) {
+    return done(false);  // checked recently: this 403 is the policy's
+  }
   auto& waiters = lookups_[generation];
   waiters.push_back(std::move(done));
   if (waiters.size() > 1) return;
@@ -249,6 +253,10 @@ void VaultCore::check_token(uint64_t generation, const Sensitive& token,
     auto self = w.lock();
     if (!self || self->closed_) return;
     const bool invalid = r && (r->status == 401 || r->status == 403);
+    if (r && r->status < 400) {
+      self->confirmed_generation_ = generation;
+      self->confirmed_at_ms_ = uv_now(self->ctx_.loop);
+    }
     auto all = std::move(self->lookups_[generation]);
     self->lookups_.erase(generation);
     for (auto& d : all) {

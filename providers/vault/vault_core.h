@@ -107,6 +107,10 @@ class VaultCore : public std::enable_shared_from_this<VaultCore> {
   bool tls_loading_ = false;
   std::vector<std::function<void(Status)>> tls_waiters_;
   std::map<uint64_t, std::vector<std::function<void(bool)>>> lookups_;
+  // The token generation lookup-self last confirmed valid, and when (loop time): for a minute a
+  // policy 403 with that token costs no further lookup-self.
+  std::optional<uint64_t> confirmed_generation_;
+  uint64_t confirmed_at_ms_ = 0;
   std::string vault_index_;  // last X-Vault-Index (readYourWrites)
   bool closed_ = false;
 };

@@ -315,6 +315,10 @@ TEST_CASE("VaultClient: 403 with an invalid token re-logs in once; a policy 403 
   CHECK(denied.error().message.find("permission denied") != std::string::npos);
   CHECK(f.vault.logins == 2);
   CHECK(f.calls["LookupSelf/ok"] == 1);
+  // The same token was just confirmed valid: another policy 403 costs no lookup-self.
+  const int lookups = f.vault.lookups;
+  CHECK(f.get_one("denied").error().code == ErrorCode::kPermission);
+  CHECK(f.vault.lookups == lookups);
   f.finish();
 }
 
