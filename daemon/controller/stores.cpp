@@ -190,12 +190,15 @@ void Controller::Impl::on_store_event(const std::string& kind, kube::EventType t
 }
 
 // A store that appears or changes gets its failing ExternalSecrets retried at once, instead of at
-// the end of their backoff. Healthy ones pick the change up at their next refresh, as in ESO.
+// the end of their backoff, and those with a sync in flight (it may have read with the old
+// spec) run again after it. Healthy ones pick the change up at their next refresh, as in ESO.
 void Controller::Impl::requeue_failing_for_store(const std::string& kind, const std::string& name) {
   std::vector<std::string> uids;
-  for (const auto& [uid, e] : es) {
-    if (e.spec && e.spec->store.kind == kind && e.spec->store.name == name &&
-        e.state.consecutive_failures > 0) {
+  for (auto& [uid, e] : es) {
+    if (!e.spec || e.spec->store.kind != kind || e.spec->store.name != name) continue;
+    if (e.in_flight) {
+      e.rerun = true;
+    } else if (e.state.consecutive_failures > 0) {
       uids.push_back(uid);
     }
   }

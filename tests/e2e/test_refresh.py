@@ -82,7 +82,9 @@ class Refresh(harness.E2ETestCase):
         s = self.wait_data("app", {"key": "v2"})
         # No template: the ExternalSecret's annotations are copied to the Secret, as ESO does.
         self.assertEqual(s["metadata"]["annotations"].get("force-sync"), "1700000000")
-        self.assertEqual(self.outcomes("app").count("written"), 2)
+        # The two changes arrive on different watches: when the annotation is seen first, the
+        # forced sync may read the old store and is then run again for the store change.
+        self.assertIn(self.outcomes("app").count("written"), (2, 3))
 
     def test_label_change_forces_an_immediate_sync(self):
         self.cluster.apply(external_secret(NS, "app", data=[ref("key", "k")], refresh="1h"))
