@@ -62,6 +62,7 @@ struct StoreEntry {
   StoreSpec spec;
   std::string spec_error;  // why the spec is invalid ("" when it parsed)
   std::map<std::string, ClientRef> clients;  // by ES namespace (referent auth); "" for SecretStore
+  std::optional<bool> per_namespace;         // Provider::per_namespace of spec, once per spec
   EsStatus status;         // the store's live Ready condition (same shape as an ExternalSecret's)
   std::string uid;
   uint64_t validation = 0;  // sequence of the newest validation; older answers are dropped

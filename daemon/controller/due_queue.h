@@ -26,6 +26,10 @@ class DueQueue {
   // Earliest due time in the timed lane; nullopt when empty. 0 if the fast lane is non-empty.
   std::optional<int64_t> next_due() const;
   bool contains(const std::string& id) const { return where_.count(id) != 0; }
+  bool in_fast_lane(const std::string& id) const {
+    auto it = where_.find(id);
+    return it != where_.end() && it->second.fast;
+  }
   size_t size() const { return where_.size(); }
   size_t fast_size() const { return fast_count_; }
 

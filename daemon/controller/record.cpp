@@ -194,6 +194,7 @@ void Controller::Impl::retry_status_soon(const std::string& id, EsEntry& e) {
     e.rerun = true;
     return;
   }
+  if (queue.in_fast_lane(id)) return;  // already about to sync
   if (e.status_retries < 30) ++e.status_retries;
   const int64_t due = deps.clock->now_ms() + backoff_ms(e.status_retries, unit(rng));
   if (e.state.next_due_ms == 0 || due < e.state.next_due_ms) queue.push_at(id, due);

@@ -176,6 +176,7 @@ void Controller::Impl::on_store_event(const std::string& kind, kube::EventType t
     s.spec = StoreSpec{kind, meta.ns, meta.name, "", nullptr, "", {}, "invalid"};
     s.spec_error = spec.error().message;
     s.clients.clear();
+    s.per_namespace.reset();
     if (changed && is_ready) validate_store(key);
     return;
   }
@@ -183,6 +184,7 @@ void Controller::Impl::on_store_event(const std::string& kind, kube::EventType t
   s.spec = std::move(*spec);
   s.spec_error.clear();
   s.clients.clear();  // rebuilt at the next sync with the new spec
+  s.per_namespace.reset();
   if (is_ready) {
     validate_store(key);
     requeue_failing_for_store(kind, meta.name);
@@ -237,7 +239,8 @@ Result<ClientRef> Controller::Impl::client_in(const std::string& es_ns, const St
                  "provider \"" + s.spec.provider + "\" is not supported by extsecretd");
   }
   // A ClusterSecretStore shares one client across namespaces unless its auth is referent.
-  const bool per_ns = cluster && p->per_namespace(s.spec.provider_spec);
+  if (cluster && !s.per_namespace) s.per_namespace = p->per_namespace(s.spec.provider_spec);
+  const bool per_ns = cluster && *s.per_namespace;
   const std::string client_ns = per_ns ? es_ns : std::string();
   if (auto c = s.clients.find(client_ns); c != s.clients.end()) return c->second;
   if (auto v = p->validate(s.spec.provider_spec); !v) return v.error();

@@ -238,7 +238,8 @@ void VaultCore::on_forbidden(const OpPtr& op) {
 void VaultCore::check_token(uint64_t generation, const Sensitive& token,
                             std::function<void(bool)> done) {
   constexpr uint64_t kConfirmedForMs = 60'000;
-  if (confirmed_generation_ == generation && uv_now(ctx_.loop) - confirmed_at_ms_ < kConfirmedForMs) {
+  if (confirmed_generation_ == generation &&
+      uv_now(ctx_.loop) - confirmed_at_ms_ < kConfirmedForMs) {
     return done(false);  // checked recently: this 403 is the policy's
   }
   auto& waiters = lookups_[generation];

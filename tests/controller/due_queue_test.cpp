@@ -66,3 +66,14 @@ TEST_CASE("DueQueue: fast lane keeps arrival order", "[controller][queue]") {
   CHECK(q.pop_ready(0) == "2");
   CHECK(q.pop_ready(0) == "3");
 }
+
+TEST_CASE("DueQueue: in_fast_lane tells the fast lane from the timed lane", "[controller][queue]") {
+  DueQueue q;
+  q.push_at("a", 100);
+  q.push_now("b");
+  CHECK_FALSE(q.in_fast_lane("a"));
+  CHECK(q.in_fast_lane("b"));
+  CHECK_FALSE(q.in_fast_lane("missing"));
+  q.push_now("a");
+  CHECK(q.in_fast_lane("a"));
+}
